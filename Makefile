@@ -1,0 +1,48 @@
+# The two commands a newcomer types: `make run` (serve the embedded model) and `make test` (lint + all tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+MODELS_DIR ?= models
+
+.PHONY: run test lint typecheck pytest bench model clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Serving install: no torch, no transformers.
+$(VENV)/.serve: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Development install: serving + training (torch==2.13.0, the CPU wheel on this disk) + test tools.
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[train,dev]'
+	touch $@ $(VENV)/.serve
+
+run: $(VENV)/.serve
+	$(BIN)/xlt serve --host $(HOST) --port $(PORT) --models-dir $(MODELS_DIR)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy service
+
+pytest: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR)
+
+# The whole chain that produced models/xlt-base (see its MODEL_CARD.md); hours on two cores, resumable.
+model: $(VENV)/.dev
+	$(BIN)/python -m training.pipeline --out models/xlt-base
+
+clean-venv:
+	rm -rf $(VENV)

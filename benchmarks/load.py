@@ -1,0 +1,301 @@
+"""Loopback load generator for ``xlt serve``: dynamic batching vs. one engine call per request vs. one list.
+
+It starts ``xlt serve`` itself on a free port of 127.0.0.1 (stopped by PID at the end), and for each
+concurrency level measures sentences/s and p50/p95 latency of:
+
+- ``dynamic``: one sentence per request, cross-request batching on (the default server);
+- ``off``: one sentence per request, ``XLT_BATCHING=off`` (each request alone in the engine);
+- ``list``: the same sentences sent by one client as one list of ``concurrency`` texts per request (the
+  batched ceiling: no HTTP or queueing overhead per sentence).
+
+Every cell is bounded by ``--duration`` seconds and ``--requests`` requests. Results go to
+``benchmarks/results/serving.json`` and ``serving.md``. Other ``XLT_*`` variables pass through to the server.
+
+    python benchmarks/load.py --models-dir models --duration 10 --concurrency 1,8,64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+WORDS = (  # noqa: SIM905 (a paragraph of words reads better than a 90-item list)
+    "the a small old new house garden river city road train friend family child teacher doctor book letter "
+    "morning evening summer winter water bread coffee music story window door table street market village "
+    "people work school week year day night time world country language question answer idea picture "
+    "walks reads writes sees finds opens closes brings takes gives makes likes needs wants knows "
+    "quickly slowly today yesterday always never often together again near behind under over with without "
+    "and but because when while after before"
+).split()
+
+
+def make_sentences(count: int, words: int = 20, seed: int = 1234) -> list[str]:
+    """~25 SentencePiece tokens each: 20 words from a fixed list, capitalised, with a full stop."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "." for _ in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def xlt_command() -> list[str]:
+    script = Path(sys.executable).with_name("xlt")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("xlt")
+    return [found] if found else [sys.executable, "-m", "service.cli"]
+
+
+class Server:
+    """``xlt serve`` in a subprocess on 127.0.0.1."""
+
+    def __init__(self, models_dir: Path, batching: bool, log: Path, ready_timeout_s: float) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in ("XLT_BATCHING", "XLT_HOST", "XLT_PORT")}
+        env["XLT_BATCHING"] = "on" if batching else "off"
+        env.setdefault("XLT_LOG_LEVEL", "warning")
+        cmd = [*xlt_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [*cmd, "--models-dir", str(models_dir)], stdout=out, stderr=subprocess.STDOUT, env=env
+            )
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"xlt serve exited with {self.process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"xlt serve not ready after {ready_timeout_s} s:\n{log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()  # SIGTERM to our own child, by PID
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class Cell:
+    mode: str
+    concurrency: int
+    requests: int
+    sentences: int
+    errors: int
+    seconds: float
+    sentences_per_s: float
+    p50_ms: float
+    p95_ms: float
+    mean_batch_examples: float | None
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def batch_counters(client: httpx.AsyncClient) -> tuple[float, float]:
+    text = (await client.get("/metrics")).text
+    total = count = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "xlt_batch_size_examples_sum":
+                total += s.value
+            elif s.name == "xlt_batch_size_examples_count":
+                count += s.value
+    return total, count
+
+
+async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], args: argparse.Namespace) -> Cell:
+    """Closed loop: ``concurrency`` clients (or one client sending lists of that size) until a bound hits."""
+    clients, per_request = (1, concurrency) if mode == "list" else (concurrency, 1)
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    done_sentences = 0
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    async with httpx.AsyncClient(base_url=url, timeout=args.timeout, limits=limits) as client:
+        before = await batch_counters(client)
+        deadline = time.monotonic() + args.duration
+        started = time.perf_counter()
+
+        async def worker(index: int) -> None:
+            nonlocal errors, sent, done_sentences
+            position = index * 7919
+            while time.monotonic() < deadline and sent < args.requests:
+                sent += 1
+                texts = [sentences[(position + k) % len(sentences)] for k in range(per_request)]
+                position += per_request
+                body = {
+                    "text": texts if mode == "list" else texts[0],
+                    "source": args.source,
+                    "target": args.target,
+                    **({"model": args.model} if args.model else {}),
+                }
+                t0 = time.perf_counter()
+                try:
+                    response = await client.post("/translate", json=body)
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                if response.status_code == 200:
+                    latencies.append(time.perf_counter() - t0)
+                    done_sentences += per_request
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+        elapsed = time.perf_counter() - started
+        after = await batch_counters(client)
+    batches = after[1] - before[1]
+    return Cell(
+        mode=mode,
+        concurrency=concurrency,
+        requests=sent,
+        sentences=done_sentences,
+        errors=errors,
+        seconds=round(elapsed, 3),
+        sentences_per_s=round(done_sentences / elapsed, 2) if elapsed else 0.0,
+        p50_ms=round(1000 * percentile(latencies, 50), 1),
+        p95_ms=round(1000 * percentile(latencies, 95), 1),
+        mean_batch_examples=round((after[0] - before[0]) / batches, 2) if batches else None,
+    )
+
+
+async def warm_up(url: str, sentences: list[str], args: argparse.Namespace) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=args.timeout) as client:
+        for text in sentences[:3]:
+            body = {"text": text, "source": args.source, "target": args.target}
+            if args.model:
+                body["model"] = args.model
+            response = await client.post("/translate", json=body)
+            response.raise_for_status()
+
+
+def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
+        "models_dir": str(args.models_dir),
+        "model": args.model,
+        "direction": f"{args.source}->{args.target}",
+        "duration_s": args.duration,
+        "max_requests": args.requests,
+        "server_env": {k: v for k, v in os.environ.items() if k.startswith("XLT_")},
+    }
+    (out_dir / "serving.json").write_text(
+        json.dumps({"meta": meta, "results": [asdict(c) for c in cells]}, indent=2) + "\n", encoding="utf-8"
+    )
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"{meta['date']}, {meta['host']['cpus']} CPUs, model dir `{args.models_dir}`"
+        f"{f', model `{args.model}`' if args.model else ''}, {meta['direction']}, "
+        f"each cell <= {args.duration} s and <= {args.requests} requests, "
+        "load generator on the same machine.",
+        "",
+        "`dynamic`: one sentence per request, cross-request batching. `off`: one sentence per request, "
+        "`XLT_BATCHING=off`. `list`: one client sending lists of *concurrency* sentences "
+        "(the batched ceiling; latency is per list). Engine threads are the server defaults unless "
+        "`XLT_INTER_THREADS`/`XLT_INTRA_THREADS` are set: batching on, 1 worker x all cores; off, one "
+        "single-threaded worker per core. *mean batch* is sentences per engine call, from `/metrics`.",
+        "",
+        "| mode | concurrency | requests | errors | sentences/s | p50 ms | p95 ms | mean batch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in cells:
+        batch = "-" if c.mean_batch_examples is None else f"{c.mean_batch_examples:g}"
+        lines.append(
+            f"| {c.mode} | {c.concurrency} | {c.requests} | {c.errors} | {c.sentences_per_s:g} | "
+            f"{c.p50_ms:g} | {c.p95_ms:g} | {batch} |"
+        )
+    (out_dir / "serving.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--model", help="model name (default: the server's default)")
+    parser.add_argument("--source", default="en")
+    parser.add_argument("--target", default="de")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per cell (upper bound)")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per cell (upper bound)")
+    parser.add_argument("--concurrency", default="1,8,64", help="comma-separated client counts")
+    parser.add_argument("--modes", default="dynamic,off,list", help="any of dynamic, off, list")
+    parser.add_argument("--sentences-file", type=Path, help="one sentence per line (default: generated)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="HTTP timeout per request")
+    parser.add_argument("--ready-timeout", type=float, default=120.0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args(argv)
+    args.levels = [int(c) for c in args.concurrency.split(",") if c]
+    args.mode_list = [m for m in args.modes.split(",") if m]
+    unknown = set(args.mode_list) - {"dynamic", "off", "list"}
+    if unknown or not args.levels or min(args.levels) < 1 or args.duration <= 0 or args.requests < 1:
+        parser.error(f"bad --modes/--concurrency/--duration/--requests (unknown modes: {sorted(unknown)})")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.sentences_file:
+        sentences = [s.strip() for s in args.sentences_file.read_text(encoding="utf-8").splitlines() if s.strip()]
+    else:
+        sentences = make_sentences(512)
+    cells: list[Cell] = []
+    log_dir = Path(__file__).parent / "tmp"  # server logs; git-ignored
+    log_dir.mkdir(parents=True, exist_ok=True)
+    servers = [("dynamic", True, ["dynamic", "list"]), ("off", False, ["off"])]
+    for name, batching, modes in servers:
+        wanted = [m for m in modes if m in args.mode_list]
+        if not wanted:
+            continue
+        server = Server(args.models_dir, batching, log_dir / f"serve-{name}.log", args.ready_timeout)
+        try:
+            asyncio.run(warm_up(server.url, sentences, args))
+            for mode in wanted:
+                for level in args.levels:
+                    cell = asyncio.run(run_cell(server.url, mode, level, sentences, args))
+                    print(json.dumps(asdict(cell)), flush=True)
+                    cells.append(cell)
+        finally:
+            server.stop()
+    order = {m: i for i, m in enumerate(["dynamic", "off", "list"])}
+    cells.sort(key=lambda c: (order[c.mode], c.concurrency))
+    write_results(cells, args, args.out)
+    print(f"wrote {args.out / 'serving.json'} and {args.out / 'serving.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""``create_app(settings)``: the FastAPI app, with a lifespan that starts and stops engines and batchers.
+
+Why a factory with a lifespan: nothing heavy happens at import; each app owns its registry, metrics and
+batchers, so tests build apps with fakes in-process and integration tests run the same app under uvicorn.
+Shutdown marks the app not ready first (draining), lets queued and running work finish within
+``drain_timeout_s``, then stops batchers, executors and engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from service.batching.batcher import Batcher, BatchPolicy, Scheduler
+from service.batching.direct import DirectScheduler
+from service.batching.executor import EngineExecutor
+from service.engines.base import Engine
+from service.engines.manifest import Manifest
+from service.engines.registry import EngineLoader, ModelRegistry
+from service.errors import install_error_handlers
+from service.langid import LanguageDetector, default_detector
+from service.metrics import Metrics
+from service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from service.pipeline import TranslationPipeline
+from service.routes import health, languages, metrics, translate
+from service.settings import Settings
+from service.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return version("xlt")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def ctranslate2_loader(settings: Settings) -> EngineLoader:
+    """Engine folders load as CTranslate2 engines with the thread settings of this app."""
+
+    def load(folder: Path, manifest: Manifest) -> Engine:
+        from service.engines.ctranslate2_engine import CTranslate2Engine
+
+        return CTranslate2Engine(
+            folder,
+            manifest,
+            device=settings.device,
+            inter_threads=settings.inter_threads,
+            intra_threads=settings.intra_threads,
+            max_input_length=settings.max_input_length,
+        )
+
+    return load
+
+
+def _scheduler(engine: Engine, executor: EngineExecutor, settings: Settings, metrics: Metrics) -> Scheduler:
+    policy = BatchPolicy(
+        max_batch_tokens=settings.max_batch_tokens,
+        max_batch_size=settings.max_batch_size,
+        max_wait_s=settings.max_wait_ms / 1000,
+        max_queue=settings.max_queue,
+        concurrency=settings.inter_threads,
+    )
+    cls = Batcher if settings.batching else DirectScheduler
+    return cls(engine, executor, policy, metrics)
+
+
+async def _start(
+    state: AppState,
+    extra_engines: Sequence[Engine],
+    detector: LanguageDetector | None,
+    loader: EngineLoader | None,
+) -> None:
+    settings = state.settings
+    registry = await asyncio.to_thread(
+        ModelRegistry.load,
+        settings.models_dir,
+        loader or ctranslate2_loader(settings),
+        settings.default_model,
+    )
+    for engine in extra_engines:
+        registry.register(engine)
+    registry.check_default()
+    state.registry = registry
+    if not len(registry):
+        log.error("no model loaded from %s: the service stays not ready", settings.models_dir)
+    if detector is None and settings.language_detection:
+        detector = await asyncio.to_thread(default_detector)
+    for engine in registry:
+        executor = EngineExecutor(engine.name, workers=settings.inter_threads)
+        state.executors.append(executor)
+        scheduler = _scheduler(engine, executor, settings, state.metrics)
+        scheduler.start()
+        state.schedulers[engine.name] = scheduler
+        m = engine.manifest
+        state.metrics.model_info.labels(engine.name, m.quantization, ",".join(m.languages)).set(1)
+    state.pipeline = TranslationPipeline(settings, registry, state.schedulers, detector)
+    state.ready = True
+    log.info(
+        "serving %s (default %s), batching %s",
+        ", ".join(registry.names()) or "no model",
+        registry.default_name,
+        "on" if settings.batching else "off",
+    )
+
+
+async def _stop(state: AppState) -> None:
+    state.draining = True
+    schedulers = list(state.schedulers.values())
+    drained = await asyncio.gather(*(s.drain(state.settings.drain_timeout_s) for s in schedulers))
+    if not all(drained):
+        log.warning("drain timeout (%.1f s) reached: failing unfinished work", state.settings.drain_timeout_s)
+    for scheduler in schedulers:
+        await scheduler.stop()
+    for executor in state.executors:
+        await asyncio.to_thread(executor.shutdown, True)  # at most one running batch per worker
+    state.registry.close()
+    state.ready = False
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_engines: Sequence[Engine] = (),
+    detector: LanguageDetector | None = None,
+    engine_loader: EngineLoader | None = None,
+) -> FastAPI:
+    """Build the app.
+
+    ``extra_engines`` are served beside the folders of ``models_dir`` (tests register fakes); ``detector``
+    replaces the default langid detector; ``engine_loader`` replaces the CTranslate2 loader.
+    """
+    settings = settings if settings is not None else Settings()
+    state = AppState(settings=settings, metrics=Metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _start(state, extra_engines, detector, engine_loader)
+        try:
+            yield
+        finally:
+            await _stop(state)
+
+    app = FastAPI(
+        title="xlt",
+        version=_version(),
+        description="Translation service: CTranslate2 engines behind dynamic cross-request batching.",
+        lifespan=lifespan,
+    )
+    app.state.xlt = state
+    install_error_handlers(app)
+    routers = [translate.router, languages.router, health.router, metrics.router]
+    for router in routers:
+        app.include_router(router)
+    paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outermost, so that 413s from the body limit are counted too.
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=paths)
+    return app

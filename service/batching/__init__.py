@@ -1,0 +1,1 @@
+"""Cross-request batching: a bounded queue, one batcher task per engine, the executor bridge."""

@@ -1,0 +1,219 @@
+"""One asyncio task per engine owns its queue and turns waiting sentences into engine batches.
+
+Why one owner task (TGI style): only this task pops the queue, so there are no locks. Policy:
+- a batch takes the oldest item plus similar-length items, up to ``max_batch_tokens`` padded tokens and
+  ``max_batch_size`` sentences;
+- an idle engine with one request waiting starts at once (no added latency for a lone client);
+- otherwise a partly filled batch waits at most ``max_wait_ms`` (from its oldest item) for company;
+- while a batch runs, new arrivals accumulate and form the next one.
+Every future is resolved: a failing batch sets the error on each of its futures, and stopping fails what is
+still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from service.batching.executor import EngineExecutor
+from service.batching.queue import BatchQueue, WorkItem, padded_tokens
+from service.engines.base import Engine
+from service.errors import EngineError, NotReady, XltError
+from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    max_batch_tokens: int = 1600
+    max_batch_size: int = 64
+    max_wait_s: float = 0.005
+    max_queue: int = 1024
+    concurrency: int = 1  # batches running at once (the engine's inter_threads)
+
+
+class Scheduler(Protocol):
+    """What the pipeline needs: hand over the items of one request; their futures carry the results."""
+
+    def start(self) -> None: ...
+
+    def submit(self, items: Sequence[WorkItem]) -> None: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    async def drain(self, timeout_s: float) -> bool: ...
+
+    async def stop(self) -> None: ...
+
+
+async def execute_batch(
+    engine: Engine, executor: EngineExecutor, items: list[WorkItem], max_batch_tokens: int, metrics: Metrics
+) -> float:
+    """Run one batch in the executor and resolve every item's future; returns the inference seconds."""
+    name = engine.name
+    started = time.monotonic()
+    for item in items:
+        metrics.queue_wait.labels(name).observe(started - item.enqueued_at)
+    metrics.batch_examples.labels(name).observe(len(items))
+    metrics.batch_tokens.labels(name).observe(padded_tokens(items))
+    error: XltError = EngineError(f"batch on model {name} was aborted")
+    try:
+        hyps = await executor.run(
+            engine.translate_batch,
+            [i.tokens for i in items],
+            [i.target for i in items],
+            items[0].options,
+            max_batch_tokens,
+        )
+        if len(hyps) != len(items):
+            raise EngineError(f"model {name} returned {len(hyps)} results for {len(items)} sentences")
+        metrics.input_tokens.labels(name).inc(sum(len(i.tokens) for i in items))
+        metrics.output_tokens.labels(name).inc(sum(len(h.tokens) for h in hyps))
+        for item, hyp in zip(items, hyps, strict=True):
+            if item.live:
+                item.future.set_result(hyp)
+    except XltError as exc:
+        error = exc
+    except Exception as exc:  # any engine failure becomes engine_error on every future of the batch
+        log.exception("batch of %d sentences failed on model %s", len(items), name)
+        error = EngineError(f"translation failed on model {name} ({type(exc).__name__})")
+    finally:
+        for item in items:
+            if item.live:
+                item.future.set_exception(error)
+        elapsed = time.monotonic() - started
+        metrics.inference.labels(name).observe(elapsed)
+    return elapsed
+
+
+class Batcher:
+    """Dynamic cross-request batching for one engine."""
+
+    def __init__(self, engine: Engine, executor: EngineExecutor, policy: BatchPolicy, metrics: Metrics) -> None:
+        self._engine = engine
+        self._executor = executor
+        self._policy = policy
+        self._metrics = metrics
+        self._queue = BatchQueue(policy.max_queue, window=4 * policy.max_batch_size)
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._batch_s = 0.1  # moving average of batch time, for Retry-After
+
+    @property
+    def running(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._loop(), name=f"xlt-batcher-{self._engine.name}")
+            self._loop_task.add_done_callback(self._on_loop_exit)
+
+    def _on_loop_exit(self, task: asyncio.Task[None]) -> None:
+        """A crashed owner task must be loud: readiness turns 503 and the cause is logged."""
+        if not task.cancelled() and task.exception() is not None:
+            log.error("batcher for model %s stopped", self._engine.name, exc_info=task.exception())
+            self._queue.fail_all(EngineError(f"batcher for model {self._engine.name} stopped"))
+
+    def submit(self, items: Sequence[WorkItem]) -> None:
+        """Queue the items of one request (all or none; ``Overloaded`` when the queue is full)."""
+        if not self.running:
+            raise NotReady(f"model {self._engine.name} is not accepting work")
+        if not items:
+            return
+        self._queue.put(items, retry_after_s=self._retry_after())
+        self._metrics.queue_depth.labels(self._engine.name).set(len(self._queue))
+        self._idle.clear()
+        self._wakeup.set()
+
+    def _retry_after(self) -> int:
+        batches = len(self._queue) / self._policy.max_batch_size + 1
+        return max(1, math.ceil(batches * self._batch_s / self._policy.concurrency))
+
+    def _next_delay(self) -> float | None:
+        """None: nothing to do now; 0: start a batch now; > 0: wait that long for more items."""
+        if self._inflight >= self._policy.concurrency:
+            return None
+        oldest = self._queue.oldest()
+        if oldest is None:
+            return None
+        if self._queue.full_batch_ready(self._policy.max_batch_tokens, self._policy.max_batch_size):
+            return 0.0
+        if self._inflight == 0 and self._queue.submissions() <= 1:
+            return 0.0  # idle engine, one request waiting: adding latency would gain nothing
+        remaining = oldest.enqueued_at + self._policy.max_wait_s - time.monotonic()
+        return max(0.0, remaining)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wakeup.clear()
+            delay = self._next_delay()
+            if delay == 0.0:
+                batch = self._queue.pop_batch(self._policy.max_batch_tokens, self._policy.max_batch_size)
+                self._metrics.queue_depth.labels(self._engine.name).set(len(self._queue))
+                if batch:
+                    self._inflight += 1
+                    task = asyncio.create_task(self._run(batch))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                continue
+            self._check_idle()
+            if delay is None:
+                await self._wakeup.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), delay)
+
+    async def _run(self, batch: list[WorkItem]) -> None:
+        try:
+            live = [i for i in batch if i.live]  # cancelled after the pop: still never inferred
+            if live:
+                elapsed = await execute_batch(
+                    self._engine, self._executor, live, self._policy.max_batch_tokens, self._metrics
+                )
+                self._batch_s = 0.8 * self._batch_s + 0.2 * elapsed
+        finally:
+            self._inflight -= 1
+            self._wakeup.set()
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        self._queue.purge()
+        if self._inflight == 0 and not len(self._queue):
+            self._idle.set()
+            self._metrics.queue_depth.labels(self._engine.name).set(0)
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until queued and running work is finished; False when ``timeout_s`` ran out first."""
+        self._check_idle()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Stop the owner task; fail what is still queued; let running batches resolve their futures."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        self._queue.fail_all(NotReady(f"model {self._engine.name} is shutting down"))
+        self._metrics.queue_depth.labels(self._engine.name).set(0)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
+            leftover = list(self._tasks)
+            for task in leftover:
+                task.cancel()  # execute_batch's finally fails their futures
+            await asyncio.gather(*leftover, return_exceptions=True)

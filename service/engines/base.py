@@ -1,0 +1,60 @@
+"""The narrow engine interface: tokenize -> translate_batch -> detokenize (infinity ``abstract.py`` style).
+
+Why so narrow: the batcher, the pipeline and the tests only need these three steps, so a CTranslate2 engine, a
+future GPU engine and the tiny in-test fake are interchangeable. ``translate_batch`` is blocking and is only
+ever called from the executor thread pool, never from the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from service.engines.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding settings shared by every example of one batch (hashable: it keys the batching groups)."""
+
+    beam_size: int = 2
+    max_length: int = 256
+    return_scores: bool = False
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One translated example: target tokens without any language prefix, and an optional score."""
+
+    tokens: list[str]
+    score: float | None = None
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the service needs from a translation engine."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    def tokenize(self, text: str) -> list[str]:
+        """Source text -> source tokens, end-of-sentence included when the model needs it."""
+        ...
+
+    def translate_batch(
+        self,
+        sources: Sequence[list[str]],
+        targets: Sequence[str],
+        options: DecodeOptions,
+        max_batch_tokens: int,
+    ) -> list[Hypothesis]:
+        """Translate ``sources[i]`` into language ``targets[i]``; blocking, one hypothesis per source."""
+        ...
+
+    def detokenize(self, tokens: list[str]) -> str: ...
+
+    def close(self) -> None: ...

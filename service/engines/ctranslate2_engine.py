@@ -1,0 +1,134 @@
+"""A CTranslate2 ``Translator`` plus SentencePiece, read from one engine folder (see ``manifest.py``).
+
+Why these call details: CTranslate2 does not add ``</s>`` for Marian-converted engines (we append it), its
+Python defaults (beam 2, 256 tokens, 1024 input tokens) are overridden explicitly, the target language goes in
+as a per-example ``target_prefix`` so one batch may mix target languages, and ``batch_type="tokens"`` makes
+the engine honour the same token budget as the batcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import ctranslate2
+import sentencepiece as spm
+
+from service.engines.base import DecodeOptions, Hypothesis
+from service.engines.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    return device
+
+
+class CTranslate2Engine:
+    """One engine folder: ``model.bin`` & vocabularies, SentencePiece model(s), ``manifest.json``."""
+
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        *,
+        device: str = "cpu",
+        inter_threads: int = 1,
+        intra_threads: int = 0,
+        max_input_length: int = 1024,
+    ) -> None:
+        self._manifest = manifest
+        self._folder = folder
+        # Positions past the model's table fail inside CTranslate2 ("No position encodings are defined for
+        # positions >= N"): cap input and output lengths by it when the manifest declares it.
+        arch = manifest.architecture
+        positions = arch.get("max_positions") or arch.get("max_position_embeddings")
+        self._max_positions = int(positions) if positions else None
+        self._max_input_length = min(max_input_length, self._max_positions or max_input_length)
+        spec = manifest.tokenizer
+        self._sp_source = spm.SentencePieceProcessor(model_file=str(folder / spec.source_model))
+        self._sp_target = (
+            self._sp_source
+            if spec.target_model == spec.source_model
+            else spm.SentencePieceProcessor(model_file=str(folder / spec.target_model))
+        )
+        self._eos = [spec.eos_token] if spec.append_eos else []
+        self._prefix = manifest.target_signal.kind == "target_prefix"
+        control = {spec.eos_token}
+        control.update(tok for lang in manifest.languages if (tok := manifest.target_signal.token(lang)))
+        if manifest.few_shot is not None:
+            fs = manifest.few_shot
+            control.update((fs.example_token, fs.target_token, fs.source_token))
+        self._control = frozenset(control)
+        # compute_type "default" keeps the folder's quantization (int8 runs as int8_float32 on CPU).
+        self._translator = ctranslate2.Translator(
+            str(folder),
+            device=resolve_device(device),
+            compute_type="default",
+            inter_threads=inter_threads,
+            intra_threads=intra_threads,
+        )
+        log.info(
+            "loaded engine %s from %s (%s, inter_threads=%d intra_threads=%d)",
+            manifest.name,
+            folder,
+            manifest.quantization,
+            inter_threads,
+            intra_threads,
+        )
+
+    @property
+    def name(self) -> str:
+        return self._manifest.name
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
+
+    def tokenize(self, text: str) -> list[str]:
+        pieces: list[str] = self._sp_source.encode(text, out_type=str)
+        return pieces + self._eos
+
+    def translate_batch(
+        self,
+        sources: Sequence[list[str]],
+        targets: Sequence[str],
+        options: DecodeOptions,
+        max_batch_tokens: int,
+    ) -> list[Hypothesis]:
+        prefixes: list[list[str]] | None = None
+        if self._prefix:
+            prefixes = [[self._manifest.target_signal.token(t) or ""] for t in targets]
+        # The prefix token is part of the decoded length: leave room for it.
+        max_decoding_length = options.max_length + (1 if prefixes else 0)
+        if self._max_positions is not None:
+            max_decoding_length = min(max_decoding_length, self._max_positions)
+        results = self._translator.translate_batch(
+            list(sources),
+            target_prefix=prefixes,
+            max_batch_size=max_batch_tokens,
+            batch_type="tokens",
+            beam_size=options.beam_size,
+            num_hypotheses=1,
+            max_decoding_length=max_decoding_length,
+            max_input_length=self._max_input_length,
+            return_scores=options.return_scores,
+        )
+        out: list[Hypothesis] = []
+        for i, result in enumerate(results):
+            tokens = list(result.hypotheses[0])
+            if prefixes is not None and tokens[:1] == prefixes[i]:
+                tokens = tokens[1:]  # CTranslate2 returns the hypothesis including the target prefix.
+            score = float(result.scores[0]) if options.return_scores and result.scores else None
+            out.append(Hypothesis(tokens=tokens, score=score))
+        return out
+
+    def detokenize(self, tokens: list[str]) -> str:
+        text: str = self._sp_target.decode([t for t in tokens if t not in self._control])
+        return text
+
+    def close(self) -> None:
+        self._translator.unload_model()

@@ -1,0 +1,118 @@
+"""The model-folder schema: every engine folder under ``models/`` carries a ``manifest.json``.
+
+Why: a folder must describe itself (sockeye's ``args.yaml`` + version) so the service never guesses which
+languages an engine speaks, which directions were trained (the rest are zero-shot), how the target language is
+signalled, or how few-shot examples are joined to the source. Training writes it; the service reads and checks it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+
+
+class TargetSignal(BaseModel):
+    """How the decoder is told the target language.
+
+    ``target_prefix``: the first decoder token is ``token_template`` filled with the language code (M2M100/NLLB
+    style, ``<2de>``); the service passes it as CTranslate2's per-example ``target_prefix`` so one batch can mix
+    target languages. ``none``: a bilingual engine with exactly one target language.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["target_prefix", "none"] = "target_prefix"
+    token_template: str = "<2{lang}>"
+
+    def token(self, lang: str) -> str | None:
+        return self.token_template.format(lang=lang) if self.kind == "target_prefix" else None
+
+
+class FewShotFormat(BaseModel):
+    """Separator symbols that join examples to the source: ``<ex> src <to> tgt ... <sep> source``.
+
+    Mirrors the example-augmented inputs the model was trained with (fuzzy-match augmentation).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    example_token: str = "<ex>"
+    target_token: str = "<to>"
+    source_token: str = "<sep>"
+
+
+class TokenizerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["sentencepiece"] = "sentencepiece"
+    source_model: str = "sentencepiece.model"
+    target_model: str = "sentencepiece.model"
+    append_eos: bool = True  # Marian-converted engines need </s> at the end of the source: CTranslate2 won't add it.
+    eos_token: str = "</s>"
+
+
+class Manifest(BaseModel):
+    """Self-description of one engine folder (``models/<name>/manifest.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: int = FORMAT_VERSION
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    description: str = ""
+    languages: list[str] = Field(min_length=1)
+    trained_directions: list[tuple[str, str]] = Field(default_factory=list)
+    target_signal: TargetSignal = Field(default_factory=TargetSignal)
+    tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
+    few_shot: FewShotFormat | None = None
+    engine: Literal["ctranslate2"] = "ctranslate2"
+    quantization: str = "int8"
+    architecture: dict[str, Any] = Field(default_factory=dict)
+    source_checkpoint: str = ""
+    training: dict[str, Any] = Field(default_factory=dict)
+    data_sources: list[dict[str, Any]] = Field(default_factory=list)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("languages")
+    @classmethod
+    def _iso639_1(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if len(code) != 2 or not code.isascii() or not code.islower():
+                raise ValueError(f"language {code!r} is not an ISO 639-1 code")
+        if len(set(value)) != len(value):
+            raise ValueError("languages contain duplicates")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        if self.format_version != FORMAT_VERSION:
+            raise ValueError(f"format_version {self.format_version} is not supported (expected {FORMAT_VERSION})")
+        langs = set(self.languages)
+        for src, tgt in self.trained_directions:
+            if src not in langs or tgt not in langs or src == tgt:
+                raise ValueError(f"trained direction {src}->{tgt} is not between two distinct model languages")
+        if self.target_signal.kind == "none" and len(self.languages) > 2:
+            raise ValueError("a model without a target-language signal can serve only one direction")
+        return self
+
+    def directions(self) -> list[tuple[str, str, bool]]:
+        """Every servable direction as ``(source, target, zero_shot)``."""
+        trained = {tuple(d) for d in self.trained_directions}
+        if self.target_signal.kind == "none":
+            return [(s, t, False) for s, t in sorted(trained)]
+        return [(s, t, (s, t) not in trained) for s in self.languages for t in self.languages if s != t]
+
+    def is_zero_shot(self, source: str, target: str) -> bool:
+        return (source, target) not in {tuple(d) for d in self.trained_directions}
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        return cls.model_validate(json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")))
+
+    def save(self, folder: Path) -> None:
+        (folder / MANIFEST_FILE).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,171 @@
+"""The one error taxonomy of the service (TGI ``error_type()`` style).
+
+Why: every failure a client can see is a domain exception with a stable ``code`` and an HTTP status, rendered
+in one place as ``{"error": {"code", "message"}}``. The same code labels ``xlt_requests_total``, so dashboards
+and clients agree on what went wrong. Routes raise; they never build error responses themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+ERROR_CODE_KEY = "xlt_error_code"  # where handlers leave the code in the ASGI scope state for the metrics.
+
+
+class XltError(Exception):
+    """Base of every client-visible failure."""
+
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(XltError):
+    code, status = "invalid_request", 422
+
+
+class InvalidJson(XltError):
+    code, status = "invalid_json", 400
+
+
+class EmptyText(XltError):
+    code, status = "empty_text", 422
+
+
+class UnsupportedLanguage(XltError):
+    code, status = "unsupported_language", 422
+
+
+class UnsupportedDirection(XltError):
+    code, status = "unsupported_direction", 422
+
+
+class DetectionUnavailable(XltError):
+    code, status = "detection_unavailable", 422
+
+
+class ModelNotFound(XltError):
+    code, status = "model_not_found", 404
+
+
+class PayloadTooLarge(XltError):
+    code, status = "payload_too_large", 413
+
+
+class TextTooLong(XltError):
+    code, status = "text_too_long", 413
+
+
+class TooManyItems(XltError):
+    code, status = "too_many_items", 413
+
+
+class Overloaded(XltError):
+    """The queue is full: come back later (backpressure instead of unbounded latency)."""
+
+    code, status = "overloaded", 429
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class NotReady(XltError):
+    code, status = "not_ready", 503
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class Timeout(XltError):
+    code, status = "timeout", 504
+
+
+class EngineError(XltError):
+    code, status = "engine_error", 500
+
+
+class InternalError(XltError):
+    code, status = "internal_error", 500
+
+
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    415: "unsupported_media_type",
+}
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(exc: XltError) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers())
+
+
+def record_code(scope: MutableMapping[str, Any], code: str) -> None:
+    """Leave the error code where the metrics middleware reads it."""
+    scope.setdefault("state", {})[ERROR_CODE_KEY] = code
+
+
+def _render(request: Request, exc: XltError) -> JSONResponse:
+    record_code(request.scope, exc.code)
+    return error_response(exc)
+
+
+async def _xlt_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, XltError)
+    return _render(request, exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _render(request, InvalidJson("request body is not valid JSON"))
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return _render(request, InvalidRequest("; ".join(parts) or "invalid request"))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": undecodable bytes and the like.
+        return _render(request, InvalidJson(str(exc.detail)))
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    record_code(request.scope, code)
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=dict(exc.headers or {}))
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _render(request, InternalError("internal server error"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(XltError, _xlt_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,108 @@
+"""Pure ASGI middlewares: request metrics, and the request body size limit.
+
+Why pure ASGI and not ``BaseHTTPMiddleware``: no extra task per request, and the body limit can refuse a
+request before the app reads a byte of JSON. The 413 answer uses the same error renderer as every other error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import ERROR_CODE_KEY, PayloadTooLarge, error_response, record_code
+from service.metrics import Metrics
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request by route template, status and error code, and times it end to end.
+
+    ``routes`` are the app's path templates: a request refused before routing (413) is still labelled with
+    the route it was sent to; any other unrouted path is ``unmatched`` (labels stay bounded).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    def _route(self, scope: Scope) -> str:
+        template = getattr(scope.get("route"), "path", None)
+        if isinstance(template, str):
+            return template
+        return scope["path"] if scope["path"] in self.routes else "unmatched"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = self._route(scope)
+            code = state.get(ERROR_CODE_KEY) or ("ok" if status < 400 else "internal_error")
+            self.metrics.requests.labels(route, str(status), code).inc()
+            self.metrics.request_duration.labels(route).observe(time.perf_counter() - started)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over ``max_bytes`` (by Content-Length, or counted while streaming) with 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
+        record_code(scope, exc.code)
+        await error_response(exc)(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.max_bytes:
+                    await self._refuse(scope, receive, send)
+                    return
+        # Read the body up to the limit, then replay it: the app never sees a partial or oversized body.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,35 @@
+"""``POST /translate``: the native translation endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from service.errors import error_body
+from service.pipeline import TranslationPipeline
+from service.schemas import TranslateRequest, TranslateResponse
+from service.state import get_pipeline
+
+router = APIRouter(tags=["translate"])
+
+_ERROR = {"content": {"application/json": {"example": error_body("unsupported_language", "...")}}}
+
+
+@router.post(
+    "/translate",
+    response_model=TranslateResponse,
+    response_model_exclude_none=True,
+    responses={s: {"description": d, **_ERROR} for s, d in [
+        (400, "invalid_json"), (404, "model_not_found"),
+        (413, "payload_too_large, text_too_long, too_many_items"),
+        (422, "invalid_request, empty_text, unsupported_language, unsupported_direction, "
+              "detection_unavailable"),
+        (429, "overloaded (see Retry-After)"), (500, "engine_error"), (503, "not_ready"), (504, "timeout"),
+    ]},
+)  # fmt: skip
+async def translate(
+    request: TranslateRequest, pipeline: Annotated[TranslationPipeline, Depends(get_pipeline)]
+) -> TranslateResponse:
+    """Translate one text or a list of texts; one translation per input, in order."""
+    return await pipeline.translate(request)

@@ -1,0 +1,83 @@
+"""Runtime settings of the serving half, read from ``XLT_*`` environment variables.
+
+Why pydantic-settings: one typed, validated place for every knob; a bad value stops the server at start with
+a clear message instead of surfacing as a strange failure under load. Settings are built in ``create_app`` or
+the CLI, never at import time, so tests can build several apps with different settings in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _cpu_count() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    """Every setting of ``xlt serve``; each is also ``XLT_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="XLT_", extra="forbid", validate_default=True)
+
+    # Network.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    # Where engines and data live.
+    models_dir: Path = Path("models")
+    data_dir: Path = Path("data")
+    default_model: str | None = None  # None: the only model, else the first by name.
+
+    # Dynamic batching. The token budget counts padded source tokens (examples x longest source), the cost a
+    # CTranslate2 batch really pays; 1600 is where an opus-mt-sized int8 engine's throughput plateaued here.
+    batching: bool = True  # XLT_BATCHING=off sends each request alone to the engine (A/B benchmarks).
+    max_batch_tokens: int = Field(default=1600, ge=16, le=1_000_000)
+    max_batch_size: int = Field(default=64, ge=1, le=4096)
+    max_wait_ms: float = Field(default=5.0, ge=0, le=10_000)  # longest a queued item waits for company.
+    max_queue: int = Field(default=1024, ge=1, le=1_000_000)  # queued sentences per engine before 429 overloaded.
+    request_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    drain_timeout_s: float = Field(default=10.0, ge=0, le=3600)
+
+    # Engine threads; 0 = choose from the CPU count (see ``_threads``).
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    inter_threads: int = Field(default=0, ge=0, le=256)
+    intra_threads: int = Field(default=0, ge=0, le=256)
+
+    # Decoding defaults (a request may change them within limits). Beam 2 is CTranslate2's own default: a
+    # little better than greedy on small models for ~1.5x the cost (beam 4 cost ~3.5x batched on 2 cores).
+    beam_size: int = Field(default=2, ge=1, le=16)
+    max_decoding_length: int = Field(default=256, ge=1, le=4096)
+    max_input_length: int = Field(default=1024, ge=1, le=65536)  # tokens per sentence; the engine cuts the rest.
+
+    # Request limits.
+    max_text_chars: int = Field(default=5000, ge=1, le=10_000_000)
+    max_items: int = Field(default=128, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+
+    # Source language detection for ``source: "auto"`` (needs the ``langid`` package).
+    language_detection: bool = True
+
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @model_validator(mode="after")
+    def _threads(self) -> Settings:
+        """Fill 0 thread counts: one batch worker using every core when batching (cross-request batches keep
+        the engine busy), else one worker per core with one thread each (measured ~1.4x better unbatched)."""
+        cores = _cpu_count()
+        if self.inter_threads == 0:
+            self.inter_threads = 1 if self.batching else cores
+        if self.intra_threads == 0:
+            self.intra_threads = max(1, cores // self.inter_threads)
+        if self.inter_threads * self.intra_threads > 4 * cores:
+            raise ValueError(
+                f"inter_threads x intra_threads = {self.inter_threads * self.intra_threads} oversubscribes "
+                f"{cores} cores (limit {4 * cores})"
+            )
+        if self.max_batch_size > self.max_queue:
+            raise ValueError(f"max_batch_size ({self.max_batch_size}) exceeds max_queue ({self.max_queue})")
+        return self

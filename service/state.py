@@ -1,0 +1,57 @@
+"""What one running app holds, reachable from routes through ``get_state``.
+
+Why a plain object on ``app.state``: the lifespan fills it and routes read it; no module-level globals, so
+tests can run several apps in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from service.batching.batcher import Scheduler
+from service.batching.executor import EngineExecutor
+from service.engines.registry import ModelRegistry
+from service.errors import NotReady
+from service.metrics import Metrics
+from service.pipeline import TranslationPipeline
+from service.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    metrics: Metrics
+    registry: ModelRegistry = field(default_factory=ModelRegistry)
+    schedulers: dict[str, Scheduler] = field(default_factory=dict)
+    executors: list[EngineExecutor] = field(default_factory=list)
+    pipeline: TranslationPipeline | None = None
+    ready: bool = False
+    draining: bool = False
+
+    def ready_reason(self) -> str | None:
+        """Why the app is not ready, or None when it is."""
+        if self.draining:
+            return "shutting down"
+        if not self.ready or self.pipeline is None:
+            return "starting"
+        if not len(self.registry):
+            return "no model is loaded"
+        stopped = [name for name, s in self.schedulers.items() if not s.running]
+        if stopped:
+            return f"batcher not running for {', '.join(stopped)}"
+        return None
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.xlt
+    return state
+
+
+def get_pipeline(request: Request) -> TranslationPipeline:
+    state = get_state(request)
+    reason = state.ready_reason()
+    if reason is not None or state.pipeline is None:
+        raise NotReady(f"service not ready: {reason}")
+    return state.pipeline

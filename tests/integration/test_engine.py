@@ -1,0 +1,50 @@
+"""The CTranslate2 engine on the tiny real model: tokens, target prefixes, mixed batches, scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.engines.base import DecodeOptions
+from service.engines.ctranslate2_engine import CTranslate2Engine
+from service.engines.manifest import Manifest
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_models_dir: Path) -> CTranslate2Engine:
+    folder = tiny_models_dir / "tiny"
+    return CTranslate2Engine(folder, Manifest.load(folder), device="cpu", intra_threads=1)
+
+
+def test_tokenize_appends_eos(engine: CTranslate2Engine) -> None:
+    tokens = engine.tokenize("The house is small.")
+    assert tokens[-1] == "</s>" and len(tokens) > 2
+
+
+def test_one_batch_mixes_targets_and_strips_prefixes(engine: CTranslate2Engine) -> None:
+    sources = [engine.tokenize("The house is small."), engine.tokenize("We see a dog.")]
+    hyps = engine.translate_batch(sources, ["de", "fr"], DecodeOptions(beam_size=2, max_length=8), 1600)
+    assert len(hyps) == 2
+    for hyp in hyps:
+        assert 0 < len(hyp.tokens) <= 8
+        assert hyp.tokens[0] not in {"<2de>", "<2fr>"} and hyp.score is None
+        assert isinstance(engine.detokenize(hyp.tokens), str)
+
+
+def test_scores_on_request(engine: CTranslate2Engine) -> None:
+    (hyp,) = engine.translate_batch(
+        [engine.tokenize("Hello")], ["en"], DecodeOptions(beam_size=1, max_length=4, return_scores=True), 64
+    )
+    assert isinstance(hyp.score, float)
+
+
+def test_detokenize_drops_control_tokens(engine: CTranslate2Engine) -> None:
+    assert engine.detokenize(["<2de>", "▁the", "▁house", "</s>"]) == "the house"
+
+
+def test_lengths_are_capped_by_the_position_table(engine: CTranslate2Engine) -> None:
+    """max_length 256 + the target prefix would need position 256 of a 256-position model."""
+    long_source = engine.tokenize(" ".join(["house"] * 400))
+    (hyp,) = engine.translate_batch([long_source], ["de"], DecodeOptions(beam_size=1, max_length=256), 4096)
+    assert len(hyp.tokens) <= 255

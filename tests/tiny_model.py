@@ -1,0 +1,111 @@
+"""Build a tiny real engine folder in seconds: SentencePiece + random-weight Marian, converted to int8.
+
+Why: the integration tests and the benchmark smoke run must exercise the real path (SentencePiece, the real
+CTranslate2 converter and ``Translator``, ``target_prefix``, ``</s>``) without downloading anything. Random
+weights translate into garbage, so tests check behaviour, never quality. The id layout follows opus-mt
+(``</s>`` = 0, ``<unk>`` = 1, ``<pad>`` appended last) because CTranslate2's Marian converter drops the last
+vocabulary row as the pad. Conversion uses the project's own ``training.convert`` (the real
+``TransformersConverter`` underneath). Imports torch, transformers and training lazily: only this builder
+needs them.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+from service.engines.manifest import Manifest
+
+LANGUAGES = ("en", "de", "fr")
+TRAINED = (("en", "de"), ("de", "en"), ("en", "fr"), ("fr", "en"))
+MAX_POSITIONS = 256
+SYMBOLS = [f"<2{lang}>" for lang in LANGUAGES] + ["<ex>", "<to>", "<sep>"]
+
+_SENTENCES = {
+    "en": "the house is small and the garden is green we see a dog near the river today",
+    "de": "das haus ist klein und der garten ist grün wir sehen einen hund am fluss heute",
+    "fr": "la maison est petite et le jardin est vert nous voyons un chien près de la rivière",
+}
+
+
+def _corpus(lines_per_lang: int = 150, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for lang in LANGUAGES:
+        words = _SENTENCES[lang].split()
+        for _ in range(lines_per_lang):
+            out.append(" ".join(rng.choice(words) for _ in range(rng.randint(4, 12))).capitalize() + ".")
+    return out
+
+
+def _train_sentencepiece(path: Path, vocab_size: int) -> None:
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_corpus()),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        eos_id=0,
+        unk_id=1,
+        bos_id=-1,
+        pad_id=-1,
+        user_defined_symbols=SYMBOLS,
+        hard_vocab_limit=False,
+        num_threads=1,
+        minloglevel=2,
+    )
+    path.write_bytes(model.getvalue())
+
+
+def build_tiny_model(out_dir: Path, work_dir: Path, name: str = "tiny", vocab_size: int = 200) -> Path:
+    """Write a servable engine folder at ``out_dir`` (CTranslate2 int8 + sentencepiece.model + manifest)."""
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    from training.convert import convert_checkpoint, export_marian_tokenizer
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    sp_path = work_dir / "sentencepiece.model"
+    _train_sentencepiece(sp_path, vocab_size)
+    import sentencepiece as spm
+
+    pieces = spm.SentencePieceProcessor(model_file=str(sp_path)).get_piece_size()
+    pad = pieces  # appended after the last piece (opus-mt layout)
+    torch.manual_seed(0)
+    config = MarianConfig(
+        vocab_size=pieces + 1,
+        decoder_vocab_size=pieces + 1,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=MAX_POSITIONS,
+        share_encoder_decoder_embeddings=True,
+        tie_word_embeddings=True,
+        pad_token_id=pad,
+        eos_token_id=0,
+        decoder_start_token_id=pad,
+        forced_eos_token_id=0,
+    )
+    checkpoint = work_dir / "checkpoint"
+    MarianMTModel(config).eval().save_pretrained(checkpoint)
+    export_marian_tokenizer(sp_path, checkpoint)
+    manifest = Manifest(
+        name=name,
+        description="random-weight test model",
+        languages=list(LANGUAGES),
+        trained_directions=list(TRAINED),
+        architecture={
+            "d_model": 32,
+            "encoder_layers": 1,
+            "decoder_layers": 1,
+            "max_positions": MAX_POSITIONS,
+        },
+    )
+    return convert_checkpoint(checkpoint, out_dir, manifest, sp_model=sp_path, quantization="int8", force=True)

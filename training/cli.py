@@ -1,0 +1,196 @@
+"""The offline half of the ``xlt`` command: ``data build``, ``train tokenizer|pretrain|finetune``, ``convert``,
+``eval``, ``model``. ``service.cli`` hands these subcommands over here, lazily, so serving never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+COMMANDS = ("data", "train", "convert", "eval", "model")
+DEFAULT_LANGS = "en,de,fr,es,it,pt"
+
+
+def _langs(value: str) -> set[str]:
+    return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def _extra(value: str) -> tuple[Path, str, str]:
+    try:
+        path, src, tgt = value.rsplit(":", 2)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected FILE:SRC:TGT, e.g. pairs.tsv:en:de") from e
+    return Path(path), src, tgt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xlt", description="xlt offline pipeline: data, training, conversion.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="build parallel corpora").add_subparsers(dest="action", required=True)
+    b = data.add_parser("build", help="Bible + gettext + TSV/JSONL/TMX -> data/corpus/{train,dev,test,ood}.tsv")
+    b.add_argument("--out", type=Path, default=Path("data/corpus"))
+    b.add_argument("--langs", type=_langs, default=_langs(DEFAULT_LANGS))
+    b.add_argument("--locale-dir", type=Path, default=Path("/usr/share/locale"))
+    b.add_argument("--no-system-catalogs", action="store_true", help="leave /usr/share/locale out")
+    b.add_argument("--pypi", default="django", help="comma-separated PyPI packages whose catalogs to read")
+    b.add_argument(
+        "--extra",
+        type=_extra,
+        action="append",
+        default=[],
+        metavar="FILE:SRC:TGT",
+        help="a .tsv/.jsonl/.tmx file of pairs (repeatable)",
+    )
+    b.add_argument("--skip-bad", action="store_true", help="count and skip bad lines/files instead of stopping")
+    b.add_argument("--bible-books", default="", help="comma-separated book numbers (a small slice)")
+    b.add_argument("--max-catalogs", type=int, default=None)
+
+    train = sub.add_parser("train", help="train a tokenizer or a model").add_subparsers(dest="action", required=True)
+    t = train.add_parser("tokenizer", help="one SentencePiece vocabulary with language tags")
+    t.add_argument("--corpus", type=Path, default=Path("data/corpus/train.tsv"))
+    t.add_argument("--out", type=Path, default=Path("runs/default/sentencepiece.model"))
+    t.add_argument("--vocab-size", type=int, default=8000)
+    t.add_argument("--per-lang", type=int, default=60000)
+    for name, helptext in (
+        ("pretrain", "denoising pretraining on monolingual text"),
+        ("finetune", "multilingual fine-tuning, summed per-pair loss"),
+    ):
+        p = train.add_parser(name, help=helptext)
+        p.add_argument("--corpus", type=Path, default=Path("data/corpus/train.tsv"))
+        p.add_argument("--tokenizer", type=Path, default=Path("runs/default/sentencepiece.model"))
+        p.add_argument("--out", type=Path, default=Path(f"runs/default/{name}"))
+        p.add_argument("--langs", type=_langs, default=None)
+        p.add_argument("--minutes", type=float, default=20.0 if name == "pretrain" else 100.0)
+        p.add_argument("--max-steps", type=int, default=10**9)
+        p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
+        p.add_argument("--seed", type=int, default=1)
+        if name == "finetune":
+            p.add_argument("--dev", type=Path, default=Path("data/corpus/dev.tsv"))
+            p.add_argument("--init", default=None, help="pretrained checkpoint folder (ours) or none")
+            p.add_argument("--temperature", type=float, default=5.0)
+            p.add_argument("--augment", type=float, default=0.15, help="share of inputs with retrieved examples")
+            p.add_argument("--eval-every", type=int, default=400)
+            p.add_argument("--dev-per-direction", type=int, default=40)
+
+    c = sub.add_parser("convert", help="HF checkpoint -> CTranslate2 engine folder, with a parity check")
+    c.add_argument("checkpoint", help="checkpoint folder or hub id")
+    c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--tokenizer", type=Path, required=True, help="the SentencePiece model")
+    c.add_argument("--langs", default=DEFAULT_LANGS)
+    c.add_argument("--directions", type=Path, default=None, help="JSON list of trained [src, tgt] pairs")
+    c.add_argument("--quantization", default="int8")
+    c.add_argument("--dev", type=Path, default=Path("data/corpus/dev.tsv"))
+    c.add_argument("--no-parity", action="store_true")
+    c.add_argument("--force", action="store_true", help="overwrite OUT")
+
+    e = sub.add_parser("eval", help="BLEU/chrF per direction and off-target rate of an engine folder")
+    e.add_argument("model", type=Path)
+    e.add_argument("--test", type=Path, default=Path("data/corpus/test.tsv"))
+    e.add_argument("--out", type=Path, default=None, help="metrics JSON (default MODEL/metrics.json)")
+    e.add_argument("--max-per-set", type=int, default=300)
+    e.add_argument("--beam-size", type=int, default=4)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from training.data.records import DataError
+
+    try:
+        return _dispatch(args)
+    except DataError as e:
+        print(f"xlt: data error: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "data":
+        from training.data.build import build
+
+        books = {int(b) for b in args.bible_books.split(",") if b.strip()} or None
+        manifest = build(
+            args.out,
+            args.langs,
+            locale_dir=None if args.no_system_catalogs else args.locale_dir,
+            pypi_packages=[p for p in args.pypi.split(",") if p],
+            extra_files=args.extra,
+            skip_bad=args.skip_bad,
+            bible_books=books,
+            max_catalogs=args.max_catalogs,
+        )
+        print(json.dumps({k: v["pairs"] for k, v in manifest["splits"].items()}))  # type: ignore[index]
+        if manifest["skipped"]["count"]:  # type: ignore[index]
+            print(f"skipped {manifest['skipped']['count']} bad inputs (see {args.out}/manifest.json)")  # type: ignore[index]
+        return 0
+    if args.command == "train" and args.action == "tokenizer":
+        from training.tokenizer import train_tokenizer
+
+        print(train_tokenizer(args.corpus, args.out, args.vocab_size, args.per_lang))
+        return 0
+    if args.command == "train" and args.action == "pretrain":
+        from training.pretrain import pretrain
+
+        s = pretrain(
+            args.corpus,
+            args.tokenizer,
+            args.out,
+            langs=args.langs,
+            minutes=args.minutes,
+            max_steps=args.max_steps,
+            resume=args.resume,
+            seed=args.seed,
+        )
+        print(json.dumps({k: s[k] for k in ("steps", "minutes")}))
+        return 0
+    if args.command == "train" and args.action == "finetune":
+        from training.finetune import finetune
+
+        init = None if args.init in (None, "none") else Path(args.init)
+        s = finetune(
+            args.corpus,
+            args.dev,
+            args.tokenizer,
+            args.out,
+            init=init,
+            langs=args.langs,
+            minutes=args.minutes,
+            max_steps=args.max_steps,
+            temperature=args.temperature,
+            augment=args.augment,
+            eval_every=args.eval_every,
+            dev_per_direction=args.dev_per_direction,
+            resume=args.resume,
+            seed=args.seed,
+        )
+        print(json.dumps({k: s[k] for k in ("steps", "minutes", "best_dev")}))
+        return 0
+    if args.command == "convert":
+        from training.convert import convert_with_parity
+
+        result = convert_with_parity(
+            args.checkpoint,
+            args.out,
+            name=args.name,
+            tokenizer=args.tokenizer,
+            langs=args.langs.split(","),
+            directions=args.directions,
+            quantization=args.quantization,
+            dev=None if args.no_parity else args.dev,
+            force=args.force,
+        )
+        print(json.dumps(result))
+        return 0
+    if args.command == "eval":
+        from training.evaluate import evaluate_engine, markdown_table
+
+        out = args.out or args.model / "metrics.json"
+        results = evaluate_engine(args.model, args.test, out, max_per_set=args.max_per_set, beam_size=args.beam_size)
+        print(markdown_table(results, f"{args.model.name} on {args.test}"))
+        return 0
+    raise SystemExit(f"xlt: unknown command {args.command}")

@@ -1,0 +1,98 @@
+"""Tokenized training examples per direction, built from the corpus TSV, shared by pretrain and finetune."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sentencepiece as spm
+
+from training.batching import Example, source_ids, target_ids
+from training.data.records import Pair, read_pairs
+from training.retrieval import WordIndex
+from training.tokenizer import lang_tag
+
+
+@dataclass
+class Vocab:
+    sp: spm.SentencePieceProcessor
+
+    @property
+    def eos(self) -> int:
+        return self.sp.piece_to_id("</s>")
+
+    @property
+    def pad(self) -> int:
+        return self.sp.get_piece_size()
+
+    def tag(self, lang: str) -> int:
+        return self.sp.piece_to_id(lang_tag(lang))
+
+    def sym(self, piece: str) -> int:
+        return self.sp.piece_to_id(piece)
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return self.sp.encode(texts)
+
+
+def load_vocab(path: Path) -> Vocab:
+    return Vocab(spm.SentencePieceProcessor(model_file=str(path)))
+
+
+def directions_of(pairs: Iterable[Pair]) -> list[tuple[str, str]]:
+    """English-centric: every stored en-X pair trains en->X and X->en; X<->Y stay zero-shot on purpose."""
+    out: set[tuple[str, str]] = set()
+    for p in pairs:
+        out.add((p.src_lang, p.tgt_lang))
+        out.add((p.tgt_lang, p.src_lang))
+    return sorted(out)
+
+
+def build_examples(
+    pairs: list[Pair], vocab: Vocab, *, augment: float = 0.0, seed: int = 0, max_examples: int = 2
+) -> dict[tuple[str, str], list[Example]]:
+    """Examples for both directions of every pair; a share ``augment`` gets 1-2 retrieved examples prepended.
+
+    Neighbours are looked up among the training pairs of the same language pair (and the same catalog or book
+    family), so the model learns to copy what fits from a similar translation and to ignore what does not.
+    """
+    rng = random.Random(seed)
+    by_lang: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(pairs):
+        by_lang[p.tgt_lang].append(i)
+    en_ids = vocab.encode([p.src for p in pairs])
+    x_ids = vocab.encode([p.tgt for p in pairs])
+    ex, to, sep, eos = vocab.sym("<ex>"), vocab.sym("<to>"), vocab.sym("<sep>"), vocab.eos
+    dirs = directions_of(pairs)
+    index_of = {d: k for k, d in enumerate(dirs)}
+    out: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for lang, members in by_lang.items():
+        neighbours: dict[int, list[int]] = {}
+        if augment > 0:
+            chosen = [m for m in members if rng.random() < augment]
+            index = WordIndex([pairs[m].src for m in members])
+            local = {m: k for k, m in enumerate(members)}
+            for m in chosen:
+                found = index.neighbours(local[m], k=max_examples)
+                if found:
+                    neighbours[m] = [members[j] for j in found[: rng.randint(1, max_examples)]]
+        for m in members:
+            for forward in (True, False):
+                src_lang, tgt_lang = ("en", lang) if forward else (lang, "en")
+                s_ids, t_ids = (en_ids, x_ids) if forward else (x_ids, en_ids)
+                shots = [(s_ids[n], t_ids[n]) for n in neighbours.get(m, [])]
+                out[(src_lang, tgt_lang)].append(
+                    Example(
+                        source_ids(s_ids[m], eos, shots, ex=ex, to=to, sep=sep),
+                        target_ids(vocab.tag(tgt_lang), t_ids[m], eos),
+                        index_of[(src_lang, tgt_lang)],
+                    )
+                )
+    return dict(out)
+
+
+def read_split(path: Path, langs: set[str] | None = None) -> list[Pair]:
+    return [p for p in read_pairs(path) if langs is None or {p.src_lang, p.tgt_lang} <= langs]
