@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -20,19 +22,25 @@ from fastapi import FastAPI
 from service.batching.batcher import Batcher, BatchPolicy, Scheduler
 from service.batching.direct import DirectScheduler
 from service.batching.executor import EngineExecutor
+from service.batching.leases import Leases
 from service.engines.base import Engine
 from service.engines.manifest import Manifest
 from service.engines.registry import EngineLoader, ModelRegistry
 from service.errors import install_error_handlers
+from service.fewshot.memories import Memories, store_opener
+from service.fewshot.store import MemoryStore
 from service.langid import LanguageDetector, default_detector
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from service.pipeline import TranslationPipeline
-from service.routes import health, languages, metrics, translate
+from service.reload import ModelReloader
+from service.routes import health, languages, memories, metrics, models, translate
 from service.settings import Settings
 from service.state import AppState
 
 log = logging.getLogger(__name__)
+
+IMPORT_PATH = re.compile(r"^/memories/[^/]+/import$")  # bodies up to XLT_MAX_IMPORT_BYTES
 
 
 def _version() -> str:
@@ -77,31 +85,41 @@ async def _start(
     extra_engines: Sequence[Engine],
     detector: LanguageDetector | None,
     loader: EngineLoader | None,
+    memory_store: MemoryStore | None,
 ) -> None:
     settings = state.settings
-    registry = await asyncio.to_thread(
-        ModelRegistry.load,
-        settings.models_dir,
+    open_store = store_opener(settings.memory_store_url, settings.data_dir, memory_store)  # a bad URL fails here
+
+    def launch(engine: Engine) -> tuple[EngineExecutor, Scheduler]:
+        executor = EngineExecutor(engine.name, workers=settings.inter_threads)
+        scheduler = _scheduler(engine, executor, settings, state.metrics)
+        scheduler.start()
+        return executor, scheduler
+
+    registry = state.registry = ModelRegistry(settings.default_model)
+    leases = Leases()
+    reloader = ModelReloader(
+        settings,
+        registry,
+        state.schedulers,
+        state.executors,
+        state.metrics,
         loader or ctranslate2_loader(settings),
-        settings.default_model,
+        launch,
+        leases,
     )
-    for engine in extra_engines:
-        registry.register(engine)
+    state.reloader = reloader
+    reloader.adopt(extra_engines)
+    await reloader.start()  # the engine folders of models_dir, loaded as a reload would
     registry.check_default()
-    state.registry = registry
     if not len(registry):
         log.error("no model loaded from %s: the service stays not ready", settings.models_dir)
     if detector is None and settings.language_detection:
         detector = await asyncio.to_thread(default_detector)
-    for engine in registry:
-        executor = EngineExecutor(engine.name, workers=settings.inter_threads)
-        state.executors.append(executor)
-        scheduler = _scheduler(engine, executor, settings, state.metrics)
-        scheduler.start()
-        state.schedulers[engine.name] = scheduler
-        m = engine.manifest
-        state.metrics.model_info.labels(engine.name, m.quantization, ",".join(m.languages)).set(1)
-    state.pipeline = TranslationPipeline(settings, registry, state.schedulers, detector)
+    state.memories = Memories(open_store, settings.memory_cache_size)
+    state.pipeline = TranslationPipeline(
+        settings, registry, state.schedulers, detector, memories=state.memories, leases=leases, metrics=state.metrics
+    )
     state.ready = True
     log.info(
         "serving %s (default %s), batching %s",
@@ -113,6 +131,8 @@ async def _start(
 
 async def _stop(state: AppState) -> None:
     state.draining = True
+    if state.reloader is not None:
+        await state.reloader.close(state.settings.drain_timeout_s)  # no more reloads; retire replaced engines
     schedulers = list(state.schedulers.values())
     drained = await asyncio.gather(*(s.drain(state.settings.drain_timeout_s) for s in schedulers))
     if not all(drained):
@@ -122,7 +142,23 @@ async def _stop(state: AppState) -> None:
     for executor in state.executors:
         await asyncio.to_thread(executor.shutdown, True)  # at most one running batch per worker
     state.registry.close()
+    if state.memories is not None:
+        await asyncio.to_thread(state.memories.close)
     state.ready = False
+
+
+def _on_sighup(state: AppState, install: bool) -> None:
+    """SIGHUP reloads the model folders (as ``POST /models/reload``); only where the loop can take signals."""
+    if not state.settings.reload_on_sighup or not hasattr(signal, "SIGHUP"):
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        if install and state.reloader is not None:
+            loop.add_signal_handler(signal.SIGHUP, state.reloader.reload_soon)
+        elif not install:
+            loop.remove_signal_handler(signal.SIGHUP)
+    except (NotImplementedError, RuntimeError, ValueError) as exc:  # not the main thread, or no signals here
+        log.info("no SIGHUP reload here: %s", exc)
 
 
 def create_app(
@@ -131,21 +167,29 @@ def create_app(
     extra_engines: Sequence[Engine] = (),
     detector: LanguageDetector | None = None,
     engine_loader: EngineLoader | None = None,
+    memory_store: MemoryStore | None = None,
 ) -> FastAPI:
     """Build the app.
 
     ``extra_engines`` are served beside the folders of ``models_dir`` (tests register fakes); ``detector``
-    replaces the default langid detector; ``engine_loader`` replaces the CTranslate2 loader.
+    replaces the default langid detector; ``engine_loader`` replaces the CTranslate2 loader; ``memory_store``
+    replaces the SQLite file under ``data_dir`` (a shared database when replicas share memories).
     """
     settings = settings if settings is not None else Settings()
     state = AppState(settings=settings, metrics=Metrics())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await _start(state, extra_engines, detector, engine_loader)
+        try:
+            await _start(state, extra_engines, detector, engine_loader, memory_store)
+        except BaseException:
+            await _stop(state)  # batchers already started must not outlive a failed start
+            raise
+        _on_sighup(state, install=True)
         try:
             yield
         finally:
+            _on_sighup(state, install=False)
             await _stop(state)
 
     app = FastAPI(
@@ -156,11 +200,15 @@ def create_app(
     )
     app.state.xlt = state
     install_error_handlers(app)
-    routers = [translate.router, languages.router, health.router, metrics.router]
+    routers = [translate.router, languages.router, models.router, memories.router, health.router, metrics.router]
     for router in routers:
         app.include_router(router)
     paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger=(IMPORT_PATH, settings.max_import_bytes),
+    )
     # Outermost, so that 413s from the body limit are counted too.
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=paths)
     return app

@@ -9,18 +9,25 @@ imported only when one of them is called.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
     from pydantic import ValidationError
 
-    from service.app import create_app
     from service.settings import Settings
 
     given = {"host": args.host, "port": args.port, "models_dir": args.models_dir}
@@ -29,7 +36,17 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"xlt serve: invalid settings\n{exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workers = _workers(args.workers)
+    if workers is None:
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    if workers > 1:
+        return _serve_workers(settings, given, workers)
+
+    import uvicorn
+
+    from service.app import create_app
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -38,6 +55,82 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.drain_timeout_s) + 1,
     )
     return 0
+
+
+def _workers(given: int | None) -> int | None:
+    """``--workers``, else ``XLT_WORKERS`` (so a container sets it like any other setting), else 1; None after
+    a message when it is not a whole number >= 1."""
+    raw = str(given) if given is not None else os.environ.get("XLT_WORKERS", "1")
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        print(f"xlt serve: invalid settings\nworkers must be a whole number >= 1, got {raw!r}", file=sys.stderr)
+        return None
+    return workers
+
+
+def _serve_workers(settings: Settings, given: dict[str, Any], workers: int) -> int:
+    """N uvicorn worker processes on one socket, each with its own engines and batcher (N x the memory).
+
+    Workers are fresh interpreters that build their settings from the environment, so the parent hands them the
+    command-line values as ``XLT_*`` variables and, unless ``XLT_INTRA_THREADS`` is set, splits the cores
+    between them instead of letting each use all. ``PROMETHEUS_MULTIPROC_DIR`` points at a fresh folder, set
+    before any worker imports ``prometheus_client`` and removed at exit, so that ``/metrics`` adds up all.
+    """
+    import shutil
+    import tempfile
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    env = {f"XLT_{name.upper()}": str(value) for name, value in given.items() if value is not None}
+    if "XLT_INTRA_THREADS" not in os.environ:
+        cores = max(1, os.cpu_count() or 1)
+        env["XLT_INTRA_THREADS"] = str(max(1, cores // (workers * settings.inter_threads)))
+    metrics_dir = tempfile.mkdtemp(prefix="xlt-metrics-")
+    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    previous = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        try:
+            Settings()  # what each worker will build: fail once here, not in N workers restarted in a loop
+        except ValidationError as exc:
+            print(f"xlt serve: invalid settings\n{exc}", file=sys.stderr)
+            return 2
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=_worker_log_config(settings.log_level),
+            timeout_graceful_shutdown=int(settings.drain_timeout_s) + 1,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return 0
+
+
+def _worker_log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging config plus the service's loggers (with the worker's pid): each worker applies it,
+    while the parent's ``basicConfig`` never reaches them."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["xlt"] = {"format": LOG_FORMAT.replace("%(name)s", "%(name)s[%(process)d]")}
+    config["handlers"]["xlt"] = {"class": "logging.StreamHandler", "formatter": "xlt", "stream": "ext://sys.stderr"}
+    config["loggers"]["service"] = {"handlers": ["xlt"], "level": level.upper(), "propagate": False}
+    return config
 
 
 # The offline half's subcommands, handed over whole to ``training.cli`` (its own parser and help).
@@ -69,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (XLT_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (XLT_PORT, default 8000)")
     serve.add_argument("--models-dir", type=Path, help="engine folders (XLT_MODELS_DIR, default models)")
+    serve.add_argument(
+        "--workers", type=int, help="processes sharing the port, each with its own engines (XLT_WORKERS, default 1)"
+    )
     serve.set_defaults(handler=_serve)
 
     for name, text in TRAINING_COMMANDS.items():  # listed in --help; run by training.cli (see main)

@@ -107,6 +107,38 @@ class InternalError(XltError):
     code, status = "internal_error", 500
 
 
+class FewShotUnsupported(XltError):
+    """Examples sent to a model whose manifest has no ``few_shot`` format (it was not trained with them)."""
+
+    code, status = "few_shot_unsupported", 422
+
+
+class TooManyExamples(XltError):
+    code, status = "too_many_examples", 413
+
+
+class ExampleTooLong(XltError):
+    code, status = "example_too_long", 413
+
+
+class InvalidMemoryId(XltError):
+    code, status = "invalid_memory_id", 422
+
+
+class MemoryNotFound(XltError):
+    code, status = "memory_not_found", 404
+
+
+class InvalidImport(XltError):
+    """A TSV or TMX import that cannot be read; the message names the line or unit."""
+
+    code, status = "invalid_import", 422
+
+
+class ReloadFailed(XltError):
+    code, status = "reload_failed", 500
+
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",

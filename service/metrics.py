@@ -3,11 +3,19 @@
 Why a class with its own ``CollectorRegistry``: tests build several apps in one process, and the global
 default registry would refuse the second set of metrics. Labels are bounded: route templates, status codes,
 error codes and model names; never client addresses or text.
+
+Multi-process mode (``xlt serve --workers N``): the parent sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker
+imports ``prometheus_client``; each worker then writes its values to files there, and ``render`` sums every
+worker's files, so a scrape of any worker shows the totals of all. Gauges say how to combine workers.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+import re
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -16,12 +24,18 @@ _TOKEN_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db")
+
 
 class Metrics:
     """The metric objects of one app."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        # Read when the app is built (not at import): set only in the workers of ``xlt serve --workers N``.
+        multiproc_dir = os.environ.get(MULTIPROC_ENV)
+        self.multiproc_dir = Path(multiproc_dir) if multiproc_dir else None
         r = self.registry
         self.requests = Counter(
             "xlt_requests", "HTTP requests by route, status and error code ('ok' on success)",
@@ -46,12 +60,55 @@ class Metrics:
             "xlt_batch_size_tokens", "Padded source tokens per engine batch (examples x longest)", ["model"],
             buckets=_TOKEN_BUCKETS, registry=r,
         )  # fmt: skip
-        self.queue_depth = Gauge("xlt_queue_depth", "Sentences waiting in the queue", ["model"], registry=r)
+        self.queue_depth = Gauge(
+            "xlt_queue_depth", "Sentences waiting in the queue", ["model"], registry=r,
+            multiprocess_mode="livesum",  # workers: the machine's total, without exited workers
+        )  # fmt: skip
         self.input_tokens = Counter("xlt_input_tokens", "Source tokens translated", ["model"], registry=r)
         self.output_tokens = Counter("xlt_output_tokens", "Target tokens produced", ["model"], registry=r)
         self.model_info = Gauge(
-            "xlt_model_info", "Loaded models (value 1)", ["model", "quantization", "languages"], registry=r
+            "xlt_model_info", "Loaded models (value 1)", ["model", "quantization", "languages"], registry=r,
+            multiprocess_mode="livemax",  # workers: 1 while any live worker serves the model
+        )  # fmt: skip
+        self.zero_shot_requests = Counter(
+            "xlt_zero_shot_requests", "Translate requests with at least one zero-shot direction", ["model"],
+            registry=r,
+        )  # fmt: skip
+        self.off_target = Counter(
+            "xlt_off_target", "Zero-shot outputs the language identifier found in the wrong language", ["model"],
+            registry=r,
+        )  # fmt: skip
+        self.pivot_fallbacks = Counter(
+            "xlt_pivot_fallbacks", "Texts retranslated through the pivot language after an off-target output",
+            ["model"], registry=r,
+        )  # fmt: skip
+        self.memory_hits = Counter(
+            "xlt_memory_hits", "Sentences served from a translation memory (exact) or given its examples (fuzzy)",
+            ["model", "kind"], registry=r,
+        )  # fmt: skip
+        self.model_reloads = Counter(
+            "xlt_model_reloads", "Model reloads by result ('ok' or 'error')", ["result"], registry=r
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This app's registry; with workers, every worker's values combined (from their files)."""
+        if self.multiproc_dir is None:
+            return generate_latest(self.registry)
+        _forget_dead_workers(self.multiproc_dir)
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined, path=str(self.multiproc_dir))
+        return generate_latest(combined)
+
+
+def _forget_dead_workers(path: Path) -> None:
+    """Drop the live-gauge files of workers that are gone (a crashed worker never cleans up after itself):
+    otherwise its last queue depth would count forever. Counters and histograms keep their files, so totals
+    never go down when a worker is replaced."""
+    pids = {int(m.group(1)) for f in path.glob("gauge_live*.db") if (m := _LIVE_GAUGE_FILE.fullmatch(f.name))}
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(path))
+        except PermissionError:
+            pass  # alive, under another user

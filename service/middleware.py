@@ -6,6 +6,7 @@ request before the app reads a byte of JSON. The 413 answer uses the same error 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -57,14 +58,18 @@ class MetricsMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` (by Content-Length, or counted while streaming) with 413."""
+    """Refuses bodies over ``max_bytes`` (by Content-Length, or counted while streaming) with 413.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``larger`` gives paths matching a pattern (file imports) a limit of their own.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: tuple[re.Pattern[str], int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exc = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        exc = PayloadTooLarge(f"request body exceeds {limit} bytes")
         record_code(scope, exc.code)
         await error_response(exc)(scope, receive, send)
 
@@ -72,14 +77,17 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.larger is not None and self.larger[0].match(scope["path"]):
+            limit = self.larger[1]
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes:
-                    await self._refuse(scope, receive, send)
+                if declared > limit:
+                    await self._refuse(scope, receive, send, limit)
                     return
         # Read the body up to the limit, then replay it: the app never sees a partial or oversized body.
         chunks: list[bytes] = []
@@ -90,8 +98,8 @@ class BodyLimitMiddleware:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(body)
             if not message.get("more_body", False):

@@ -3,75 +3,80 @@
 Why a module of its own: the route stays thin (parse, call, return) and the batching code knows nothing about
 requests. A request of N texts becomes many sentence items; results come back through their futures and are
 put back together by index, so the response order always matches the input order.
+
+Zero-shot directions follow the request's ``strategy``: ``direct``; ``pivot`` (source -> pivot -> target as two
+rounds of items through the same scheduler, so they batch with everyone else's); ``auto`` (direct, then outputs
+of zero-shot directions that the language identifier finds in another language are retranslated via the
+pivot). Few-shot examples (the request's, then a memory's fuzzy matches) are joined to each direct sentence by
+``build_source``; the pivot legs translate without them, as their languages differ from the examples'.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from service.batching.batcher import Scheduler
-from service.batching.queue import WorkItem
-from service.engines.base import DecodeOptions, Engine, Hypothesis
+from service.batching.leases import Leases
+from service.engines.base import DecodeOptions, Engine
 from service.engines.registry import ModelRegistry
 from service.errors import (
     DetectionUnavailable,
     EmptyText,
+    ExampleTooLong,
+    FewShotUnsupported,
     InvalidRequest,
     NotReady,
     TextTooLong,
-    Timeout,
+    TooManyExamples,
     TooManyItems,
     UnsupportedDirection,
     UnsupportedLanguage,
 )
+from service.fewshot.format import Example, ExampleTokens, build_source, tokenize_examples
+from service.fewshot.memories import Hit, Memories
+from service.fewshot.store import check_memory_id
 from service.langid import LanguageDetector
-from service.schemas import AUTO, TranslateOptions, TranslateRequest, TranslateResponse, Translation
+from service.metrics import Metrics
+from service.rounds import Rounds, Sentence, gather_results
+from service.schemas import AUTO, ExamplePair, TranslateOptions, TranslateRequest, TranslateResponse, Translation
 from service.settings import Settings
 from service.text import Segments, split_sentences
 
 log = logging.getLogger(__name__)
 
+__all__ = ["TranslationPipeline", "build_source", "gather_results"]
+
+Directions = Mapping[tuple[str, str], bool]  # (source, target) -> zero-shot
+
 
 @dataclass
 class _TextPlan:
-    """How one input text is served: its sentences' items, or passed through unchanged."""
+    """How one input text is served: its sentences, passed through unchanged, or found whole in a memory."""
 
+    text: str
     source: str
     segments: Segments
-    items: list[WorkItem]
+    sentences: list[Sentence]
     zero_shot: bool
     passthrough: bool = False
+    pivot: bool = False
+    exact: str | None = None  # the whole text is in the memory
 
+    def pending(self) -> list[Sentence]:
+        """Sentences the model translates."""
+        if self.passthrough or self.exact is not None:
+            return []
+        return [s for s in self.sentences if not s.from_memory]
 
-def build_source(engine: Engine, sentence: str) -> list[str]:
-    """Source tokens of one sentence. The few-shot seam: a later version prepends retrieved examples here,
-    joined with the model's ``manifest.few_shot`` symbols."""
-    return engine.tokenize(sentence)
-
-
-async def gather_results(futures: Sequence[asyncio.Future[Hypothesis]], timeout_s: float) -> list[Hypothesis]:
-    """Await every future with one deadline.
-
-    On failure or timeout the rest are cancelled (queued ones are then dropped before inference) and the first
-    error, or ``Timeout``, is raised.
-    """
-    if not futures:
-        return []
-    try:
-        done, pending = await asyncio.wait(futures, timeout=timeout_s, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for future in futures:
-            future.cancel()
-    errors = [f.exception() for f in futures if f in done and not f.cancelled()]  # retrieves every exception
-    first = next((e for e in errors if e is not None), None)
-    if first is not None:
-        raise first
-    if pending:
-        raise Timeout(f"translation did not finish within {timeout_s:g} s")
-    return [f.result() for f in futures]
+    @property
+    def origin(self) -> Literal["model", "memory"]:
+        if self.exact is not None or (self.sentences and all(s.from_memory for s in self.sentences)):
+            return "memory"
+        return "model"
 
 
 class TranslationPipeline:
@@ -81,11 +86,18 @@ class TranslationPipeline:
         registry: ModelRegistry,
         schedulers: Mapping[str, Scheduler],
         detector: LanguageDetector | None,
+        *,
+        memories: Memories | None = None,
+        leases: Leases | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._schedulers = schedulers
         self._detector = detector
+        self._memories = memories
+        self.leases = leases if leases is not None else Leases()
+        self._metrics = metrics if metrics is not None else Metrics()
 
     def _texts(self, request: TranslateRequest) -> list[str]:
         texts = request.texts()
@@ -111,6 +123,25 @@ class TranslationPipeline:
             return_scores=options.return_scores,
         )
 
+    def _examples(self, engine: Engine, examples: list[ExamplePair] | None) -> list[ExampleTokens]:
+        """Check the request's examples against the limits and tokenize them once for all its texts."""
+        if not examples:
+            return []
+        if engine.manifest.few_shot is None:
+            raise FewShotUnsupported(
+                f"model {engine.name!r} was not trained with examples (its manifest has no few_shot format)"
+            )
+        limit, chars = self._settings.max_examples, self._settings.max_example_chars
+        if len(examples) > limit:
+            raise TooManyExamples(f"{len(examples)} examples; at most {limit}")
+        for i, example in enumerate(examples):
+            for name, value in (("source", example.source), ("target", example.target)):
+                if not value.strip():
+                    raise EmptyText(f"examples[{i}].{name} is empty")
+                if len(value) > chars:
+                    raise ExampleTooLong(f"examples[{i}].{name} has {len(value)} characters; at most {chars}")
+        return tokenize_examples(engine, [Example(e.source, e.target) for e in examples])
+
     @staticmethod
     def _check_language(engine: Engine, lang: str, role: str) -> None:
         if lang not in engine.manifest.languages:
@@ -131,13 +162,46 @@ class TranslationPipeline:
                 raise DetectionUnavailable(f"could not detect the language of text[{i}]; give `source`")
         return [lang for lang in found if lang is not None]
 
+    def _can_pivot(self, source: str, target: str, directions: Directions) -> bool:
+        """Whether source -> pivot -> target is a different route the model can serve."""
+        pivot = self._settings.pivot_language
+        return pivot not in (source, target) and (source, pivot) in directions and (pivot, target) in directions
+
+    def _plan(
+        self, engine: Engine, text: str, source: str, request: TranslateRequest, directions: Directions
+    ) -> _TextPlan:
+        target = request.target
+        segments = split_sentences(text)
+        sentences = [Sentence(s, source) for s in segments.sentences]
+        if source == target and request.source == AUTO:
+            # Already in the target language: returned unchanged rather than failing the whole request.
+            return _TextPlan(text, source, segments, sentences, zero_shot=False, passthrough=True)
+        if (source, target) not in directions:
+            raise UnsupportedDirection(f"model {engine.name!r} cannot translate {source} -> {target}")
+        plan = _TextPlan(text, source, segments, sentences, zero_shot=directions[(source, target)])
+        pivot = self._settings.pivot_language
+        if request.strategy == "pivot" and pivot not in (source, target):
+            if not self._can_pivot(source, target, directions):
+                raise UnsupportedDirection(
+                    f"model {engine.name!r} cannot translate {source} -> {target} through {pivot}"
+                )
+            plan.pivot = True
+        return plan
+
     async def translate(self, request: TranslateRequest) -> TranslateResponse:
         engine = self._registry.get(request.model)
         scheduler = self._schedulers.get(engine.name)
         if scheduler is None or not scheduler.running:
             raise NotReady(f"model {engine.name!r} is not ready")
+        with self.leases.hold(scheduler):  # a hot reload retires this scheduler only after we are done
+            return await self._translate(request, engine, scheduler)
+
+    async def _translate(self, request: TranslateRequest, engine: Engine, scheduler: Scheduler) -> TranslateResponse:
+        deadline = asyncio.get_running_loop().time() + self._settings.request_timeout_s
         texts = self._texts(request)
         options = self._options(request.options)
+        examples = self._examples(engine, request.examples)
+        memory_id = check_memory_id(request.memory) if request.memory is not None else None
         target = request.target
         self._check_language(engine, target, "target")
         if request.source == AUTO:
@@ -146,40 +210,110 @@ class TranslationPipeline:
             self._check_language(engine, request.source, "source")
             sources = [request.source] * len(texts)
         directions = {(s, t): zero for s, t, zero in engine.manifest.directions()}
+        plans = [
+            self._plan(engine, text, source, request, directions) for text, source in zip(texts, sources, strict=True)
+        ]
+        if any(p.zero_shot and not p.passthrough for p in plans):
+            self._metrics.zero_shot_requests.labels(engine.name).inc()
+        if memory_id is not None:
+            await self._apply_memory(engine, memory_id, plans, target)
+        most = self._settings.max_examples
+        for plan in plans:
+            for sentence in plan.pending():
+                sentence.examples = [*examples, *sentence.examples][:most]
 
-        plans: list[_TextPlan] = []
-        for text, source in zip(texts, sources, strict=True):
-            segments = split_sentences(text)
-            if source == target and request.source == AUTO:
-                # Already in the target language: returned unchanged rather than failing the whole request.
-                plans.append(_TextPlan(source, segments, [], zero_shot=False, passthrough=True))
+        run = Rounds(engine, scheduler, target, options, deadline, self._settings)
+        direct = [s for p in plans if not p.pivot for s in p.pending()]
+        await run.translate(direct, [s for p in plans if p.pivot for s in p.pending()])
+        if request.strategy == AUTO:
+            await self._fall_back(engine, run, plans, directions)
+        return TranslateResponse(translations=[self._translation(engine, p, target, options) for p in plans])
+
+    async def _apply_memory(self, engine: Engine, memory_id: str, plans: list[_TextPlan], target: str) -> None:
+        """Exact matches (whole text, else per sentence) replace translation; fuzzy ones become examples."""
+        memories = self._memories
+        if memories is None:
+            raise InvalidRequest("translation memories are not available in this service")
+        live = [p for p in plans if not p.passthrough]
+        queries: dict[str, list[str]] = {}
+        for plan in live:
+            wanted = queries.setdefault(plan.source, [])
+            if len(plan.sentences) > 1:
+                wanted.append(plan.text)
+            wanted.extend(s.text for s in plan.sentences)
+        k = self._settings.memory_fuzzy_examples if engine.manifest.few_shot is not None else 0
+        threshold = self._settings.memory_fuzzy_threshold
+
+        def lookup() -> dict[str, list[Hit]]:
+            if not queries:
+                memories.require(memory_id)  # a missing memory is an error even when nothing is looked up
+            return {src: memories.lookup(memory_id, src, target, q, k, threshold) for src, q in queries.items()}
+
+        found = {src: iter(hits) for src, hits in (await asyncio.to_thread(lookup)).items()}
+        hits_total = self._metrics.memory_hits
+        for plan in live:
+            hits = found[plan.source]
+            if len(plan.sentences) > 1 and (whole := next(hits)).exact is not None:
+                plan.exact = whole.exact
+                hits_total.labels(engine.name, "exact").inc()
+            for sentence in plan.sentences:
+                hit = next(hits)
+                if plan.exact is not None:
+                    continue
+                if hit.exact is not None:
+                    sentence.output, sentence.from_memory = hit.exact, True
+                    hits_total.labels(engine.name, "exact").inc()
+                elif hit.examples and not plan.pivot:  # the pivot legs translate without examples
+                    sentence.examples = tokenize_examples(engine, hit.examples)
+                    hits_total.labels(engine.name, "fuzzy").inc()
+
+    async def _fall_back(self, engine: Engine, run: Rounds, plans: list[_TextPlan], directions: Directions) -> None:
+        """``auto``: retranslate via the pivot the zero-shot outputs found in another language than the target."""
+        detector = self._detector
+        if detector is None:
+            return
+        judged = [
+            (plan, out)
+            for plan in plans
+            if plan.zero_shot and not plan.pivot and plan.pending()
+            and len(out := _joined(plan)) >= self._settings.off_target_min_chars
+        ]  # fmt: skip
+        if not judged:
+            return
+        langs = list(engine.manifest.languages)
+        found = await asyncio.to_thread(lambda: [detector.detect(out[:2000], langs) for _, out in judged])
+        retry: list[_TextPlan] = []
+        for (plan, _), lang in zip(judged, found, strict=True):
+            if lang is None or lang == run.target:
                 continue
-            if (source, target) not in directions:
-                raise UnsupportedDirection(f"model {engine.name!r} cannot translate {source} -> {target}")
-            items = [WorkItem.create(build_source(engine, s), target, options) for s in segments.sentences]
-            plans.append(_TextPlan(source, segments, items, zero_shot=directions[(source, target)]))
+            self._metrics.off_target.labels(engine.name).inc()
+            log.debug("off-target output (%s, wanted %s) for a %s text", lang, run.target, plan.source)
+            if self._can_pivot(plan.source, run.target, directions):
+                plan.pivot = True
+                retry.append(plan)
+                self._metrics.pivot_fallbacks.labels(engine.name).inc()
+        await run.translate([], [s for p in retry for s in p.pending()])
 
-        all_items = [item for plan in plans for item in plan.items]
-        scheduler.submit(all_items)
-        await gather_results([i.future for i in all_items], self._settings.request_timeout_s)
+    def _translation(self, engine: Engine, plan: _TextPlan, target: str, options: DecodeOptions) -> Translation:
+        scores = [s.score for s in plan.pending() if s.score is not None]
+        score = (sum(scores) / len(scores) if scores else 0.0) if options.return_scores else None
+        if plan.passthrough:
+            out = plan.text
+        elif plan.exact is not None:
+            out = plan.segments.prefix + plan.exact + plan.segments.suffix
+        else:
+            out = _joined(plan)
+        return Translation(
+            text=out,
+            source=plan.source,
+            target=target,
+            model=engine.name,
+            zero_shot=plan.zero_shot,
+            origin=plan.origin,
+            via=self._settings.pivot_language if plan.pivot else None,
+            score=score,
+        )
 
-        translations = []
-        for text, plan in zip(texts, plans, strict=True):
-            if plan.passthrough:
-                out, score = text, (0.0 if options.return_scores else None)
-            else:
-                hyps = [item.future.result() for item in plan.items]
-                out = plan.segments.join([engine.detokenize(h.tokens) for h in hyps])
-                scores = [h.score for h in hyps if h.score is not None]
-                score = sum(scores) / len(scores) if options.return_scores and scores else None
-            translations.append(
-                Translation(
-                    text=out,
-                    source=plan.source,
-                    target=target,
-                    model=engine.name,
-                    zero_shot=plan.zero_shot,
-                    score=score,
-                )
-            )
-        return TranslateResponse(translations=translations)
+
+def _joined(plan: _TextPlan) -> str:
+    return plan.segments.join([s.output for s in plan.sentences])

@@ -62,6 +62,30 @@ class Settings(BaseSettings):
     # Source language detection for ``source: "auto"`` (needs the ``langid`` package).
     language_detection: bool = True
 
+    # Zero-shot directions: ``strategy: "pivot"`` (and ``auto`` when an output is off-target) go through this
+    # language; ``auto`` judges only outputs at least this long (shorter ones fool the language identifier).
+    pivot_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    off_target_min_chars: int = Field(default=20, ge=1, le=100_000)
+
+    # Few-shot examples (request ``examples`` and memory fuzzy matches). The sentence is never cut: examples are
+    # dropped, last first, to keep an augmented source within ``max_fewshot_tokens`` (training used 200).
+    max_examples: int = Field(default=8, ge=0, le=64)
+    max_example_chars: int = Field(default=1000, ge=1, le=100_000)
+    max_fewshot_tokens: int = Field(default=256, ge=8, le=65536)
+
+    # Translation memories: a SQLite file under ``data_dir``, unless ``memory_store_url`` names another store
+    # (``sqlite:///relative/path`` or ``sqlite:////absolute/path``; PostgreSQL, for replicas sharing memories,
+    # is refused at start until a ``MemoryStore`` for it exists). A fuzzy match scoring at least the threshold
+    # (1 - word edit distance / length) becomes an example; 0.6 keeps matches that share most of the sentence.
+    memory_store_url: str | None = Field(default=None, pattern=r"^(sqlite:///|postgres(ql)?(\+\w+)?://)")
+    memory_fuzzy_threshold: float = Field(default=0.6, gt=0, le=1)
+    memory_fuzzy_examples: int = Field(default=2, ge=0, le=8)  # training prepended 1-2 retrieved examples
+    memory_cache_size: int = Field(default=32, ge=1, le=10_000)  # (memory, language pair) indexes kept in RAM
+    max_import_bytes: int = Field(default=64 << 20, ge=1024, le=1 << 34)
+
+    # Hot reload of model folders on SIGHUP (``POST /models/reload`` works either way).
+    reload_on_sighup: bool = True
+
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @model_validator(mode="after")

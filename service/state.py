@@ -14,8 +14,10 @@ from service.batching.batcher import Scheduler
 from service.batching.executor import EngineExecutor
 from service.engines.registry import ModelRegistry
 from service.errors import NotReady
+from service.fewshot.memories import Memories
 from service.metrics import Metrics
 from service.pipeline import TranslationPipeline
+from service.reload import ModelReloader
 from service.settings import Settings
 
 
@@ -27,6 +29,8 @@ class AppState:
     schedulers: dict[str, Scheduler] = field(default_factory=dict)
     executors: list[EngineExecutor] = field(default_factory=list)
     pipeline: TranslationPipeline | None = None
+    reloader: ModelReloader | None = None
+    memories: Memories | None = None
     ready: bool = False
     draining: bool = False
 
@@ -55,3 +59,17 @@ def get_pipeline(request: Request) -> TranslationPipeline:
     if reason is not None or state.pipeline is None:
         raise NotReady(f"service not ready: {reason}")
     return state.pipeline
+
+
+def get_memories(request: Request) -> Memories:
+    memories = get_state(request).memories
+    if memories is None:
+        raise NotReady("service not ready: starting")
+    return memories
+
+
+def get_reloader(request: Request) -> ModelReloader:
+    state = get_state(request)
+    if state.reloader is None or state.draining:
+        raise NotReady(f"service not ready: {state.ready_reason() or 'starting'}")
+    return state.reloader

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from service.engines.base import DecodeOptions, Hypothesis
-from service.engines.manifest import Manifest
+from service.engines.manifest import FewShotFormat, Manifest
 
 EOS = "</s>"
 
@@ -38,10 +38,14 @@ class FakeEngine:
     started: threading.Event = field(default_factory=threading.Event)
     closed: bool = False
     threads: list[str] = field(default_factory=list)
+    few_shot: bool = False  # the manifest declares the few-shot format; examples before <sep> are not translated
 
     def __post_init__(self) -> None:
         self._manifest = Manifest(
-            name=self.model_name, languages=list(self.languages), trained_directions=list(self.trained)
+            name=self.model_name,
+            languages=list(self.languages),
+            trained_directions=list(self.trained),
+            few_shot=FewShotFormat() if self.few_shot else None,
         )
 
     @property
@@ -52,7 +56,7 @@ class FakeEngine:
     def manifest(self) -> Manifest:
         return self._manifest
 
-    def tokenize(self, text: str) -> list[str]:
+    def tokenize(self, text: str, source_lang: str | None = None, target_lang: str | None = None) -> list[str]:
         return [*text.split(), EOS]
 
     def translate_batch(
@@ -69,9 +73,10 @@ class FakeEngine:
             raise RuntimeError("test gate never opened")
         if self.fail:
             raise RuntimeError("engine exploded")
+        sep = FewShotFormat().source_token
         return [
             Hypothesis(
-                tokens=[f"{tgt}:{tok}" for tok in src if tok != EOS],
+                tokens=[f"{tgt}:{tok}" for tok in (src[src.index(sep) + 1 :] if sep in src else src) if tok != EOS],
                 score=-0.5 if options.return_scores else None,
             )
             for src, tgt in zip(sources, targets, strict=True)

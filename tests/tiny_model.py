@@ -15,7 +15,7 @@ import io
 import random
 from pathlib import Path
 
-from service.engines.manifest import Manifest
+from service.engines.manifest import FewShotFormat, Manifest
 
 LANGUAGES = ("en", "de", "fr")
 TRAINED = (("en", "de"), ("de", "en"), ("en", "fr"), ("fr", "en"))
@@ -101,6 +101,7 @@ def build_tiny_model(out_dir: Path, work_dir: Path, name: str = "tiny", vocab_si
         description="random-weight test model",
         languages=list(LANGUAGES),
         trained_directions=list(TRAINED),
+        few_shot=FewShotFormat(),  # its SentencePiece has <ex>, <to>, <sep> as symbols
         architecture={
             "d_model": 32,
             "encoder_layers": 1,

@@ -46,26 +46,18 @@ def target_ids(tag: int, text_ids: list[int], eos: int) -> list[int]:
 
 
 def collate(batch: Sequence[Example], pad: int) -> dict[str, torch.Tensor]:
-    """Marian-style tensors: decoder input = ``<pad>`` + target[:-1], labels = target (pads -> -100)."""
+    """Padded source tensors and labels (pads -> -100); each model family derives its own decoder input
+    from the labels (Marian starts from ``<pad>``, M2M100/NLLB from ``</s>``, mBART rotates the last token)."""
     src_len = max(len(e.source) for e in batch)
     tgt_len = max(len(e.target) for e in batch)
     input_ids = torch.full((len(batch), src_len), pad, dtype=torch.long)
     attention = torch.zeros((len(batch), src_len), dtype=torch.long)
-    dec_in = torch.full((len(batch), tgt_len), pad, dtype=torch.long)
     labels = torch.full((len(batch), tgt_len), -100, dtype=torch.long)
     for i, e in enumerate(batch):
         input_ids[i, : len(e.source)] = torch.tensor(e.source)
         attention[i, : len(e.source)] = 1
-        dec_in[i, 1 : len(e.target)] = torch.tensor(e.target[:-1])
         labels[i, : len(e.target)] = torch.tensor(e.target)
-    pairs = torch.tensor([e.pair for e in batch], dtype=torch.long)
-    return {
-        "input_ids": input_ids,
-        "attention_mask": attention,
-        "decoder_input_ids": dec_in,
-        "labels": labels,
-        "pairs": pairs,
-    }
+    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
 
 
 def token_batches(examples: list[Example], max_tokens: int) -> list[list[Example]]:

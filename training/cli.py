@@ -70,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=1)
         if name == "finetune":
             p.add_argument("--dev", type=Path, default=Path("data/corpus/dev.tsv"))
-            p.add_argument("--init", default=None, help="pretrained checkpoint folder (ours) or none")
+            p.add_argument("--init", default=None, help="our pretrained checkpoint folder (from pretrain), or none")
+            p.add_argument(
+                "--pretrained",
+                default=None,
+                help="a Marian/opus-mt, M2M100, NLLB or mBART-50 checkpoint (folder or hub id) to fine-tune",
+            )
             p.add_argument("--temperature", type=float, default=5.0)
             p.add_argument("--augment", type=float, default=0.15, help="share of inputs with retrieved examples")
             p.add_argument("--eval-every", type=int, default=400)
@@ -80,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("checkpoint", help="checkpoint folder or hub id")
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--name", required=True)
-    c.add_argument("--tokenizer", type=Path, required=True, help="the SentencePiece model")
+    c.add_argument(
+        "--tokenizer",
+        type=Path,
+        default=None,
+        help="our SentencePiece model; leave out for checkpoints that bring their own tokenizer",
+    )
     c.add_argument("--langs", default=DEFAULT_LANGS)
     c.add_argument("--directions", type=Path, default=None, help="JSON list of trained [src, tgt] pairs")
     c.add_argument("--quantization", default="int8")
@@ -151,6 +161,25 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "train" and args.action == "finetune":
         from training.finetune import finetune
 
+        if args.pretrained:
+            from training.finetune import finetune_pretrained
+
+            s = finetune_pretrained(
+                args.pretrained,
+                args.corpus,
+                args.dev,
+                args.out,
+                langs=args.langs,
+                minutes=args.minutes,
+                max_steps=args.max_steps,
+                temperature=args.temperature,
+                eval_every=args.eval_every,
+                dev_per_direction=args.dev_per_direction,
+                resume=args.resume,
+                seed=args.seed,
+            )
+            print(json.dumps({k: s[k] for k in ("steps", "minutes", "best_dev", "family")}))
+            return 0
         init = None if args.init in (None, "none") else Path(args.init)
         s = finetune(
             args.corpus,

@@ -22,6 +22,34 @@ class ConversionError(RuntimeError):
     """The checkpoint could not become an engine folder; the message says why."""
 
 
+class _LanguageTokens:
+    """A tokenizer view whose ``special_tokens_map`` lists the language codes again.
+
+    CTranslate2 4.x reads M2M100's language tokens from ``special_tokens_map["additional_special_tokens"]``;
+    transformers 5 keeps them elsewhere (``lang_token_to_id``), and the engine would lose them.
+    """
+
+    def __init__(self, tokenizer: object) -> None:
+        self._tokenizer = tokenizer
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._tokenizer, name)
+
+    @property
+    def special_tokens_map(self) -> dict[str, object]:
+        mapping = dict(self._tokenizer.special_tokens_map)  # type: ignore[attr-defined]
+        codes = getattr(self._tokenizer, "lang_token_to_id", None) or {}
+        extra = list(mapping.get("additional_special_tokens", []) or [])
+        mapping["additional_special_tokens"] = extra + [t for t, _ in sorted(codes.items(), key=lambda kv: kv[1])]
+        return mapping
+
+
+class _Converter(ctranslate2.converters.TransformersConverter):
+    def load_tokenizer(self, tokenizer_class, model_name_or_path, **kwargs):  # type: ignore[no-untyped-def]
+        tokenizer = super().load_tokenizer(tokenizer_class, model_name_or_path, **kwargs)
+        return _LanguageTokens(tokenizer) if getattr(tokenizer, "lang_token_to_id", None) else tokenizer
+
+
 def export_marian_tokenizer(sp_model: Path, checkpoint: Path) -> None:
     """Write the files ``MarianTokenizer`` (and so CTranslate2's converter) reads: vocab.json + source/target.spm.
 
@@ -56,22 +84,26 @@ def convert_checkpoint(
     sp_model: Path | None = None,
     quantization: str = "int8",
     force: bool = False,
+    tokenizer_dir: Path | None = None,
 ) -> Path:
-    """Convert ``checkpoint`` (a folder or a hub id) into ``out``; ``sp_model`` is copied as the tokenizer."""
+    """Convert ``checkpoint`` (a folder or a hub id) into ``out``; ``sp_model`` is copied as the tokenizer, or
+    the manifest's tokenizer files are copied from ``tokenizer_dir``."""
     if out.exists() and not force:
         raise ConversionError(f"{out} exists: pass force=True (--force) to overwrite it")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         staging = Path(tmp) / "engine"
         try:
-            ctranslate2.converters.TransformersConverter(str(checkpoint)).convert(
-                str(staging), quantization=quantization, force=True
-            )
+            _Converter(str(checkpoint)).convert(str(staging), quantization=quantization, force=True)
         except (ValueError, OSError, KeyError, NotImplementedError) as e:
             raise ConversionError(f"cannot convert {checkpoint}: {e}") from e
+        _fix_mbart50_start(staging, manifest)
         tok = manifest.tokenizer
         if sp_model is not None:
             shutil.copyfile(sp_model, staging / tok.source_model)
+        if tokenizer_dir is not None:
+            for f in {tok.source_model, tok.target_model}:
+                shutil.copyfile(tokenizer_dir / f, staging / f)
         manifest = manifest.model_copy(update={"quantization": quantization, "source_checkpoint": str(checkpoint)})
         manifest.save(staging)
         validate_engine_folder(staging)
@@ -79,6 +111,19 @@ def convert_checkpoint(
             shutil.rmtree(out)
         staging.rename(out)
     return out
+
+
+def _fix_mbart50_start(engine: Path, manifest: Manifest) -> None:
+    """mBART-50 decodes from ``</s>`` then the forced language code. CTranslate2 4.x tells mBART-25 from
+    mBART-50 by ``config.tokenizer_class``, which transformers 5 no longer keeps, so it leaves no start token."""
+    if manifest.architecture.get("family") != "mbart":
+        return
+    config_file = engine / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    defaults = {"decoder_start_token": manifest.tokenizer.eos_token, "bos_token": "<s>"}
+    missing = {k: v for k, v in defaults.items() if k in config and config[k] is None}
+    if missing:
+        config_file.write_text(json.dumps({**config, **missing}, indent=2), encoding="utf-8")
 
 
 def validate_engine_folder(folder: Path) -> Manifest:
@@ -98,6 +143,58 @@ def validate_engine_folder(folder: Path) -> Manifest:
     if manifest.tokenizer.eos_token not in vocab:
         raise ConversionError(f"{folder}: {manifest.tokenizer.eos_token} is not in the engine vocabulary")
     return manifest
+
+
+def _family_manifest(checkpoint: Path | str, name: str, langs: list[str], staging: Path) -> tuple[Manifest, Path]:
+    """Manifest and SentencePiece file for a pretrained family checkpoint (opus-mt, M2M100, NLLB, mBART-50)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from service.engines.manifest import TargetSignal, TokenizerSpec
+    from training.families import detect
+
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+    config = AutoConfig.from_pretrained(str(checkpoint))
+    family = detect(config.model_type, tokenizer)
+    tokenizer.save_pretrained(staging)
+    local = Path(checkpoint) if Path(checkpoint).is_dir() else staging
+    if family.name == "marian":
+        spm_files = ("source.spm", "target.spm")
+    else:
+        spm_files = ("sentencepiece.bpe.model", "sentencepiece.bpe.model")
+    for f in set(spm_files):
+        found = next((d / f for d in (local, staging) if (d / f).is_file()), None)
+        if found is None:
+            raise ConversionError(
+                f"{checkpoint}: no {f} beside the checkpoint: the service tokenizes with SentencePiece"
+            )
+        if found.parent != staging:
+            shutil.copyfile(found, staging / f)
+    codes = {lang: family.code(lang) for lang in langs}
+    known = {lang: c for lang, c in codes.items() if c}
+    if family.name == "marian" and not known:  # bilingual opus-mt: one direction, no language token
+        pair = [str(tokenizer.source_lang)[:2], str(tokenizer.target_lang)[:2]]
+        signal, languages, source_prefix = TargetSignal(kind="none"), pair, {}
+        trained = [(pair[0], pair[1])]
+    elif family.name == "marian":
+        signal, languages, source_prefix = TargetSignal(kind="source_prefix", tokens=known), sorted(known), {}
+        trained = [(s, t) for s in languages for t in languages if s != t]
+    else:
+        signal, languages, source_prefix = TargetSignal(kind="target_prefix", tokens=known), sorted(known), known
+        trained = [(s, t) for s in languages for t in languages if s != t]  # many-to-many as pretrained
+    manifest = Manifest(
+        name=name,
+        languages=languages,
+        trained_directions=trained,
+        target_signal=signal,
+        source_prefix=source_prefix,
+        tokenizer=TokenizerSpec(source_model=spm_files[0], target_model=spm_files[1], eos_token=tokenizer.eos_token),
+        architecture={
+            "model_type": config.model_type,
+            "family": family.name,
+            "max_position_embeddings": getattr(config, "max_position_embeddings", 512),
+        },
+    )
+    return manifest, staging
 
 
 def _manifest_for(checkpoint: Path | str, name: str, langs: list[str], directions: Path | None) -> Manifest:
@@ -153,7 +250,7 @@ def convert_with_parity(
     out: Path,
     *,
     name: str,
-    tokenizer: Path,
+    tokenizer: Path | None,
     langs: list[str],
     directions: Path | None = None,
     quantization: str = "int8",
@@ -161,27 +258,35 @@ def convert_with_parity(
     force: bool = False,
     max_delta: float = 0.5,
 ) -> dict[str, object]:
-    """``xlt convert``: our checkpoint (tokenizer files are written next to it) -> engine, then the parity check."""
+    """``xlt convert``: checkpoint -> engine, then the parity check.
+
+    With ``tokenizer`` (our SentencePiece model) the checkpoint is one of ours: the Marian tokenizer files are
+    written beside it. Without, the checkpoint brings its own tokenizer (opus-mt, M2M100, NLLB, mBART-50).
+    """
     if out.exists() and not force:
         raise ConversionError(f"{out} exists: pass --force to overwrite it")
     local = Path(checkpoint)
-    if local.is_dir() and not (local / "vocab.json").exists():
-        export_marian_tokenizer(tokenizer, local)
     if directions is None and (local / ".." / "directions.json").is_file():
         directions = local / ".." / "directions.json"
-    manifest = _manifest_for(checkpoint, name, langs, directions)
-    convert_checkpoint(checkpoint, out, manifest, sp_model=tokenizer, quantization=quantization, force=force)
+    tmp_tok = tempfile.TemporaryDirectory(prefix="xlt-tok-")
+    tokenizer_dir: Path | None = None
+    if tokenizer is not None:
+        if local.is_dir() and not (local / "vocab.json").exists():
+            export_marian_tokenizer(tokenizer, local)
+        manifest = _manifest_for(checkpoint, name, langs, directions)
+    else:
+        manifest, tokenizer_dir = _family_manifest(checkpoint, name, langs, Path(tmp_tok.name))
+        if directions is not None:
+            trained = [(s, t) for s, t in json.loads(directions.read_text(encoding="utf-8"))]
+            manifest = Manifest.model_validate({**manifest.model_dump(), "trained_directions": trained})
+    kwargs = {"sp_model": tokenizer, "tokenizer_dir": tokenizer_dir}
+    convert_checkpoint(checkpoint, out, manifest, quantization=quantization, force=force, **kwargs)  # type: ignore[arg-type]
     result: dict[str, object] = {"engine": str(out), "quantization": quantization}
     if dev is not None and quantization != "float32":
         with tempfile.TemporaryDirectory(prefix="xlt-f32-") as tmp:
             f32 = convert_checkpoint(
-                checkpoint,
-                Path(tmp) / "f32",
-                manifest,
-                sp_model=tokenizer,
-                quantization="float32",
-                force=True,
-            )
+                checkpoint, Path(tmp) / "f32", manifest, quantization="float32", force=True, **kwargs
+            )  # type: ignore[arg-type]
             scores = parity(out, f32, dev)
         result["parity"] = scores
         if scores["delta"] > max_delta:
@@ -190,4 +295,5 @@ def convert_with_parity(
         m = Manifest.load(out)
         m.metrics["parity_chrf"] = scores
         m.save(out)
+    tmp_tok.cleanup()
     return result

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sacrebleu
 
-from service.engines.base import DecodeOptions
+from service.engines.base import DecodeOptions, Hypothesis
 from service.engines.ctranslate2_engine import CTranslate2Engine
 from service.engines.manifest import Manifest
 from training.data.records import read_pairs
@@ -55,12 +55,18 @@ def test_sets(path: Path, langs: Sequence[str], max_per_set: int | None = None) 
 def engine_translator(folder: Path, beam_size: int = 4, max_batch_tokens: int = 2048) -> Translate:
     manifest = Manifest.load(folder)
     engine = CTranslate2Engine(folder, manifest, inter_threads=1, intra_threads=2)
-    options = DecodeOptions(beam_size=beam_size, max_length=256)
+    arch = manifest.architecture
+    positions = int(arch.get("max_position_embeddings") or arch.get("max_positions") or 512)
 
     def translate(texts: list[str], src: str, tgt: str) -> list[str]:
-        hyps = engine.translate_batch(
-            [engine.tokenize(t) for t in texts], [tgt] * len(texts), options, max_batch_tokens
-        )
+        sources = [engine.tokenize(t, src, tgt) for t in texts]
+        hyps: list[Hypothesis] = []
+        for start in range(0, len(sources), 64):
+            chunk = sources[start : start + 64]
+            # Bound the output by the input (2x + 10) so a looping hypothesis cannot run to the position limit.
+            limit = min(positions - 2, 2 * max(len(s) for s in chunk) + 10)
+            options = DecodeOptions(beam_size=beam_size, max_length=limit)
+            hyps += engine.translate_batch(chunk, [tgt] * len(chunk), options, max_batch_tokens)
         return [engine.detokenize(h.tokens) for h in hyps]
 
     return translate

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 from pathlib import Path
 
 import sacrebleu
@@ -93,3 +94,129 @@ def finetune(
     summary["init"] = arch_info
     (out / "directions.json").write_text(json.dumps(sorted(examples)) + "\n", encoding="utf-8")
     return summary
+
+
+def finetune_pretrained(
+    checkpoint: str | Path,
+    corpus: Path,
+    dev: Path,
+    out: Path,
+    *,
+    langs: set[str] | None = None,
+    minutes: float = 60.0,
+    max_steps: int = 10**9,
+    tokens_per_step: int = 4000,
+    pairs_per_step: int = 4,
+    temperature: float = 5.0,
+    eval_every: int = 400,
+    dev_per_direction: int = 40,
+    resume: bool = False,
+    seed: int = 1,
+    lr: float = 5e-5,
+) -> dict[str, object]:
+    """Fine-tune a pretrained Marian/M2M100/NLLB/mBART checkpoint (folder or hub id) with the same loop and loss.
+
+    Directions are English-centric among ``langs`` that the model has language tokens for; a bilingual opus-mt
+    model trains only the direction it was built for (its ``source_lang``/``target_lang``).
+    """
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from training.batching import Example
+    from training.families import detect
+
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(checkpoint))
+    family = detect(model.config.model_type, tokenizer)
+    pairs = read_split(corpus, langs)
+    wanted = [(s, t) for s, t in directions_of(pairs) if family.code(s) or family.name == "marian"]
+    if family.name == "marian" and family.code("en") is None:  # bilingual: its own direction only
+        own = (getattr(tokenizer, "source_lang", None), getattr(tokenizer, "target_lang", None))
+        wanted = [d for d in wanted if d == own] or wanted[:1]
+    examples: dict[tuple[str, str], list[Example]] = {}
+    for k, (src, tgt) in enumerate(wanted):
+        rows = [
+            (p.src, p.tgt) if p.src_lang == src else (p.tgt, p.src)
+            for p in pairs
+            if {p.src_lang, p.tgt_lang} == {src, tgt}
+        ]
+        if not rows:
+            continue
+        source_ids, labels = family.encode([r[0] for r in rows], [r[1] for r in rows], src, tgt)
+        examples[(src, tgt)] = [Example(s, t, k) for s, t in zip(source_ids, labels, strict=True)]
+    if not examples:
+        raise ValueError(f"{checkpoint}: no training direction among {sorted(langs or [])} has language tokens")
+    log.info(
+        "fine-tuning %s (%s) on %s", checkpoint, family.name, {f"{s}-{t}": len(v) for (s, t), v in examples.items()}
+    )
+    sampler = PairSampler(examples, tokens_per_step // pairs_per_step, pairs_per_step, temperature, seed)
+    evaluate = _pretrained_evaluator(family, dev, langs, set(examples), dev_per_direction, seed) if eval_every else None
+
+    spm_files = _sentencepiece_files(checkpoint, tokenizer)
+
+    def save(m: nn.Module, path: Path) -> None:
+        m.save_pretrained(path)  # type: ignore[operator]
+        tokenizer.save_pretrained(path)
+        for f in spm_files:  # fast tokenizers save tokenizer.json only; the service needs the SentencePiece model
+            if not (path / f.name).exists():
+                shutil.copyfile(f, path / f.name)
+
+    cfg = TrainConfig(out=out, minutes=minutes, max_steps=max_steps, lr=lr, warmup=50, eval_every=eval_every, seed=seed)
+    summary = train(model, sampler, cfg, pad=tokenizer.pad_token_id, evaluate=evaluate, resume=resume, save_model=save)
+    summary["trained_directions"] = sorted(examples)
+    summary["family"] = family.name
+    (out / "directions.json").write_text(json.dumps(sorted(examples)) + "\n", encoding="utf-8")
+    return summary
+
+
+def _sentencepiece_files(checkpoint: str | Path, tokenizer: object) -> list[Path]:
+    folders = [Path(checkpoint)] if Path(checkpoint).is_dir() else []
+    vocab_file = getattr(tokenizer, "vocab_file", None)
+    if vocab_file:
+        folders.append(Path(vocab_file).parent)
+    names = ("sentencepiece.bpe.model", "source.spm", "target.spm", "spm.model")
+    return [folder / n for folder in folders for n in names if (folder / n).is_file()]
+
+
+def _pretrained_evaluator(
+    family,
+    dev: Path,
+    langs: set[str] | None,
+    directions: set[tuple[str, str]],
+    per_direction: int,
+    seed: int,
+):
+    import torch
+
+    pairs = read_split(dev, langs)
+    random.Random(seed).shuffle(pairs)
+    sets = {}
+    for src, tgt in sorted(directions):
+        rows = [
+            (p.src, p.tgt) if p.src_lang == src else (p.tgt, p.src)
+            for p in pairs
+            if {p.src_lang, p.tgt_lang} == {src, tgt}
+        ][:per_direction]
+        if rows:
+            sets[(src, tgt)] = rows
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        scores = {}
+        for (src, tgt), rows in sets.items():
+            source_ids, _ = family.encode([r[0] for r in rows], [r[1] for r in rows], src, tgt)
+            width = max(len(s) for s in source_ids)
+            pad = family.tokenizer.pad_token_id
+            ids = torch.tensor([s + [pad] * (width - len(s)) for s in source_ids])
+            with torch.no_grad():
+                gen = model.generate(
+                    input_ids=ids,
+                    attention_mask=(ids != pad).long(),
+                    num_beams=1,  # type: ignore[operator]
+                    max_new_tokens=128,
+                    **family.generate_kwargs(tgt),
+                )
+            hyps = family.tokenizer.batch_decode(gen, skip_special_tokens=True)
+            scores[f"{src}-{tgt}"] = round(sacrebleu.corpus_chrf(hyps, [[r[1] for r in rows]]).score, 2)
+        scores["chrf"] = round(sum(scores.values()) / max(len(scores), 1), 2)
+        return scores
+
+    return evaluate

@@ -50,9 +50,22 @@ Evaluator = Callable[[nn.Module], dict[str, float]]
 
 def pair_loss(model: nn.Module, batch: list[Example], pad: int, smoothing: float) -> torch.Tensor:
     t = collate(batch, pad)
-    out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"], decoder_input_ids=t["decoder_input_ids"])
+    decoder_input_ids = decoder_inputs(model, t["labels"], pad)
+    out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"], decoder_input_ids=decoder_input_ids)
     logits = out.logits.view(-1, out.logits.size(-1))
     return nn.functional.cross_entropy(logits, t["labels"].view(-1), ignore_index=-100, label_smoothing=smoothing)
+
+
+def decoder_inputs(model: nn.Module, labels: torch.Tensor, pad: int) -> torch.Tensor:
+    """Teacher-forcing decoder input the way the model's family shifts labels (mBART rotates its last token);
+    families without that hook (M2M100/NLLB) shift right behind ``decoder_start_token_id``."""
+    prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
+    if prepare is not None:
+        return prepare(labels=labels)  # type: ignore[no-any-return]
+    shifted = labels.new_full(labels.shape, pad)
+    shifted[:, 1:] = labels[:, :-1].masked_fill(labels[:, :-1] == -100, pad)
+    shifted[:, 0] = model.config.decoder_start_token_id  # type: ignore[union-attr]
+    return shifted
 
 
 def _lr(step: int, cfg: TrainConfig) -> float:

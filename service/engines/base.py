@@ -41,8 +41,9 @@ class Engine(Protocol):
     @property
     def manifest(self) -> Manifest: ...
 
-    def tokenize(self, text: str) -> list[str]:
-        """Source text -> source tokens, end-of-sentence included when the model needs it."""
+    def tokenize(self, text: str, source_lang: str | None = None, target_lang: str | None = None) -> list[str]:
+        """Source text -> source tokens, end-of-sentence included when the model needs it; language tokens
+        where the model family frames the source with them (M2M100, NLLB, mBART-50, multilingual opus-mt)."""
         ...
 
     def translate_batch(

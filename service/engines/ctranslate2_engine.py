@@ -88,9 +88,16 @@ class CTranslate2Engine:
     def manifest(self) -> Manifest:
         return self._manifest
 
-    def tokenize(self, text: str) -> list[str]:
+    def tokenize(self, text: str, source_lang: str | None = None, target_lang: str | None = None) -> list[str]:
+        """Source pieces framed the way the model was trained: language tokens where its family wants them."""
         pieces: list[str] = self._sp_source.encode(text, out_type=str)
-        return pieces + self._eos
+        head: list[str] = []
+        if source_lang is not None and (src_token := self._manifest.source_prefix.get(source_lang)):
+            head.append(src_token)
+        signal = self._manifest.target_signal
+        if signal.kind == "source_prefix" and target_lang is not None and (tgt_token := signal.token(target_lang)):
+            head.insert(0, tgt_token)
+        return head + pieces + self._eos
 
     def translate_batch(
         self,

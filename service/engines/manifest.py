@@ -18,20 +18,25 @@ FORMAT_VERSION = 1
 
 
 class TargetSignal(BaseModel):
-    """How the decoder is told the target language.
+    """How the model is told the target language.
 
-    ``target_prefix``: the first decoder token is ``token_template`` filled with the language code (M2M100/NLLB
-    style, ``<2de>``); the service passes it as CTranslate2's per-example ``target_prefix`` so one batch can mix
-    target languages. ``none``: a bilingual engine with exactly one target language.
+    ``target_prefix``: the first decoder token is the language token (``<2de>``, M2M100's ``__de__``, NLLB's
+    ``deu_Latn``); the service passes it as CTranslate2's per-example ``target_prefix`` so one batch can mix
+    target languages. ``source_prefix``: the token goes in front of the source (multilingual opus-mt ``>>deu<<``).
+    ``none``: a bilingual engine with exactly one target language. ``tokens`` maps a language to its token where
+    a template cannot (NLLB, mBART); otherwise ``token_template`` is filled with the ISO 639-1 code.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["target_prefix", "none"] = "target_prefix"
+    kind: Literal["target_prefix", "source_prefix", "none"] = "target_prefix"
     token_template: str = "<2{lang}>"
+    tokens: dict[str, str] = Field(default_factory=dict)
 
     def token(self, lang: str) -> str | None:
-        return self.token_template.format(lang=lang) if self.kind == "target_prefix" else None
+        if self.kind == "none":
+            return None
+        return self.tokens.get(lang) or self.token_template.format(lang=lang)
 
 
 class FewShotFormat(BaseModel):
@@ -70,6 +75,8 @@ class Manifest(BaseModel):
     target_signal: TargetSignal = Field(default_factory=TargetSignal)
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     few_shot: FewShotFormat | None = None
+    # Language -> token that starts the source (M2M100 ``__en__``, NLLB ``eng_Latn``, mBART-50 ``en_XX``).
+    source_prefix: dict[str, str] = Field(default_factory=dict)
     engine: Literal["ctranslate2"] = "ctranslate2"
     quantization: str = "int8"
     architecture: dict[str, Any] = Field(default_factory=dict)

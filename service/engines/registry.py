@@ -22,6 +22,29 @@ log = logging.getLogger(__name__)
 EngineLoader = Callable[[Path, Manifest], Engine]
 
 
+def scan(models_dir: Path) -> list[tuple[Path, Manifest]]:
+    """The engine folders of ``models_dir`` with valid manifests, first folder (by name) winning a name clash."""
+    if not models_dir.is_dir():
+        raise FileNotFoundError(f"models directory {models_dir} does not exist")
+    found: dict[str, tuple[Path, Manifest]] = {}
+    for folder in sorted(p for p in models_dir.iterdir() if p.is_dir()):
+        if not (folder / MANIFEST_FILE).is_file():
+            log.info("skipping %s: no %s", folder, MANIFEST_FILE)
+            continue
+        try:
+            manifest = Manifest.load(folder)
+        except (OSError, ValueError, ValidationError) as exc:
+            log.error("skipping model folder %s: invalid %s: %s", folder, MANIFEST_FILE, exc)
+            continue
+        if manifest.name in found:
+            log.error("skipping model folder %s: a model named %r is already loaded", folder, manifest.name)
+            continue
+        if manifest.name != folder.name:
+            log.warning("model folder %s holds model %r: serving it as %r", folder, manifest.name, manifest.name)
+        found[manifest.name] = (folder, manifest)
+    return list(found.values())
+
+
 class ModelRegistry:
     """Name -> engine, plus the default model."""
 
@@ -32,23 +55,8 @@ class ModelRegistry:
     @classmethod
     def load(cls, models_dir: Path, loader: EngineLoader, default_model: str | None = None) -> ModelRegistry:
         """Load every valid engine folder in ``models_dir``; a missing directory is a configuration error."""
-        if not models_dir.is_dir():
-            raise FileNotFoundError(f"models directory {models_dir} does not exist")
         registry = cls(default_model)
-        for folder in sorted(p for p in models_dir.iterdir() if p.is_dir()):
-            if not (folder / MANIFEST_FILE).is_file():
-                log.info("skipping %s: no %s", folder, MANIFEST_FILE)
-                continue
-            try:
-                manifest = Manifest.load(folder)
-            except (OSError, ValueError, ValidationError) as exc:
-                log.error("skipping model folder %s: invalid %s: %s", folder, MANIFEST_FILE, exc)
-                continue
-            if manifest.name in registry._engines:
-                log.error("skipping model folder %s: a model named %r is already loaded", folder, manifest.name)
-                continue
-            if manifest.name != folder.name:
-                log.warning("model folder %s holds model %r: serving it as %r", folder, manifest.name, manifest.name)
+        for folder, manifest in scan(models_dir):
             try:
                 engine = loader(folder, manifest)
             except Exception as exc:  # a broken engine folder must not stop the others
@@ -61,6 +69,15 @@ class ModelRegistry:
         if engine.name in self._engines:
             raise ValueError(f"a model named {engine.name!r} is already registered")
         self._engines[engine.name] = engine
+
+    def replace(self, engine: Engine) -> Engine | None:
+        """Serve ``engine`` under its name from now on (hot reload); returns the engine it replaced, if any."""
+        old = self._engines.get(engine.name)
+        self._engines[engine.name] = engine
+        return old
+
+    def unregister(self, name: str) -> Engine | None:
+        return self._engines.pop(name, None)
 
     def __len__(self) -> int:
         return len(self._engines)

@@ -21,10 +21,10 @@ _ERROR = {"content": {"application/json": {"example": error_body("unsupported_la
     response_model=TranslateResponse,
     response_model_exclude_none=True,
     responses={s: {"description": d, **_ERROR} for s, d in [
-        (400, "invalid_json"), (404, "model_not_found"),
-        (413, "payload_too_large, text_too_long, too_many_items"),
+        (400, "invalid_json"), (404, "model_not_found, memory_not_found"),
+        (413, "payload_too_large, text_too_long, too_many_items, too_many_examples, example_too_long"),
         (422, "invalid_request, empty_text, unsupported_language, unsupported_direction, "
-              "detection_unavailable"),
+              "detection_unavailable, few_shot_unsupported, invalid_memory_id"),
         (429, "overloaded (see Retry-After)"), (500, "engine_error"), (503, "not_ready"), (504, "timeout"),
     ]},
 )  # fmt: skip

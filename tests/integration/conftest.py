@@ -91,7 +91,9 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture(scope="session")
 def server(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = tmp_path_factory.mktemp("server") / "xlt-serve.log"
-    running = start_server(tiny_models_dir, log, SERVER_ENV)
+    folder = tmp_path_factory.mktemp("server")
+    running = start_server(
+        tiny_models_dir, folder / "xlt-serve.log", SERVER_ENV | {"XLT_DATA_DIR": str(folder / "data")}
+    )
     yield running
     stop_server(running)

@@ -43,7 +43,7 @@ def test_translate_shapes_and_order(server: Server) -> None:
     out = response.json()["translations"]
     assert len(out) == 3
     for t in out:
-        assert set(t) == {"text", "source", "target", "model", "zero_shot", "score"}
+        assert set(t) == {"text", "source", "target", "model", "zero_shot", "origin", "score"}
         assert (t["source"], t["target"], t["model"], t["zero_shot"]) == ("en", "de", "tiny", False)
         assert isinstance(t["text"], str) and isinstance(t["score"], float)
         assert "<2de>" not in t["text"]  # the target prefix is stripped

@@ -34,6 +34,7 @@ def app_client(tmp_path: Path) -> AppClient:
     @asynccontextmanager
     async def make(engines: list[FakeEngine] | None = None, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         overrides.setdefault("language_detection", False)
+        overrides.setdefault("data_dir", tmp_path / "data")
         settings = Settings(models_dir=tmp_path, **overrides)
         app = create_app(settings, extra_engines=engines if engines is not None else [FakeEngine()])
         async with serve_in_process(app) as client:

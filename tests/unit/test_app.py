@@ -22,7 +22,14 @@ async def test_translate_one_text(app_client: AppClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "translations": [
-            {"text": "de:hello de:world", "source": "en", "target": "de", "model": "fake", "zero_shot": False}
+            {
+                "text": "de:hello de:world",
+                "source": "en",
+                "target": "de",
+                "model": "fake",
+                "zero_shot": False,
+                "origin": "model",
+            }
         ]
     }
 

@@ -1,0 +1,142 @@
+"""Translation memories in use: the store plus a cache of fuzzy indexes, one per (memory, language pair).
+
+Why a cache that checks the revision on every lookup: the store is the truth (other replicas may write to it);
+one indexed read of the memory's revision tells whether the cached index is current, and only entries newer
+than it are read to catch up. Writes refresh the index of the pair they wrote, so the first lookup after a
+large import does not pay for building it. The store is opened on first use: apps that never use memories
+never create a database file. Every method blocks; routes and the pipeline call them from worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.errors import MemoryNotFound
+from service.fewshot.format import Example
+from service.fewshot.index import PairIndex
+from service.fewshot.store import MemoryInfo, MemoryStore, SQLiteMemoryStore
+
+IndexKey = tuple[str, str, str]  # memory id, source language, target language
+
+MEMORY_DB = "memories.sqlite3"  # the default store, under XLT_DATA_DIR
+
+
+def store_opener(url: str | None, data_dir: Path, given: MemoryStore | None = None) -> Callable[[], MemoryStore]:
+    """How to open the store: ``given`` (an app built in code), else the one ``XLT_MEMORY_STORE_URL`` names,
+    checked at start so that a wrong URL fails loudly there, not at the first memory request. None -> SQLite
+    under ``data_dir``; ``sqlite:///path``; PostgreSQL is refused until a ``MemoryStore`` for it exists, rather
+    than silently keeping memories per replica."""
+    if given is not None:
+        store: MemoryStore = given
+        return lambda: store
+    if url is None:
+        path = data_dir / MEMORY_DB
+    elif url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))  # sqlite:////abs/path keeps its leading slash
+    elif url.startswith("postgres"):
+        raise ValueError(
+            "XLT_MEMORY_STORE_URL names PostgreSQL, but this build has no PostgreSQL memory store yet "
+            "(service/fewshot/store.py: implement MemoryStore); leave it unset for SQLite under XLT_DATA_DIR"
+        )
+    else:
+        raise ValueError(f"XLT_MEMORY_STORE_URL: unsupported store {url.split(':', 1)[0]!r}")
+    return lambda: SQLiteMemoryStore(path)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a memory knows about one sentence: its stored translation, or similar examples."""
+
+    exact: str | None = None
+    examples: tuple[Example, ...] = ()
+
+
+class Memories:
+    def __init__(self, open_store: Callable[[], MemoryStore], cache_size: int = 32) -> None:
+        self._open_store = open_store
+        self._store: MemoryStore | None = None
+        self._cache: OrderedDict[IndexKey, PairIndex] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> MemoryStore:
+        with self._lock:
+            if self._store is None:
+                self._store = self._open_store()
+            return self._store
+
+    def create(self, name: str) -> MemoryInfo:
+        return self.store.create(name)
+
+    def get(self, memory_id: str) -> MemoryInfo:
+        return self.store.get(memory_id)
+
+    def list_memories(self) -> list[MemoryInfo]:
+        return self.store.list_memories()
+
+    def delete(self, memory_id: str) -> None:
+        self.store.delete(memory_id)
+        self._forget(memory_id)
+
+    def add(self, memory_id: str, source_lang: str, target_lang: str, pairs: Sequence[tuple[str, str]]) -> int:
+        revision = self.store.add(memory_id, source_lang, target_lang, pairs)
+        self._current((memory_id, source_lang, target_lang), revision)
+        return revision
+
+    def require(self, memory_id: str) -> int:
+        """The memory's revision; ``MemoryNotFound`` when it does not exist (any more)."""
+        revision = self.store.revision(memory_id)
+        if revision is None:
+            self._forget(memory_id)
+            raise MemoryNotFound(f"memory {memory_id} not found")
+        return revision
+
+    def lookup(
+        self, memory_id: str, source_lang: str, target_lang: str, sentences: Sequence[str], k: int, threshold: float
+    ) -> list[Hit]:
+        """Per sentence: the exact match, else up to ``k`` fuzzy matches scoring at least ``threshold``."""
+        revision = self.require(memory_id)
+        index = self._current((memory_id, source_lang, target_lang), revision)
+        hits = []
+        with index.lock:
+            for sentence in sentences:
+                exact = index.exact(sentence)
+                if exact is not None:
+                    hits.append(Hit(exact=exact))
+                    continue
+                matches = index.fuzzy(sentence, k, threshold)
+                hits.append(Hit(examples=tuple(Example(m.source, m.target) for m in matches)))
+        return hits
+
+    def _current(self, key: IndexKey, revision: int) -> PairIndex:
+        """The cached index of ``key``, caught up to at least ``revision``."""
+        with self._lock:
+            index = self._cache.get(key)
+            if index is None:
+                index = self._cache[key] = PairIndex()
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(key)
+        with index.lock:
+            if index.checked < revision:
+                latest = self.store.revision(key[0])
+                index.update(self.store.entries_since(*key, max(index.checked, 0)))
+                index.checked = latest if latest is not None else revision
+        return index
+
+    def _forget(self, memory_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == memory_id]:
+                del self._cache[key]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._cache.clear()

@@ -1,0 +1,151 @@
+"""Zero-shot strategies (direct, pivot, auto with the off-target guard) and request examples, on fake engines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.app import create_app
+from service.settings import Settings
+from tests.fakes import FakeEngine
+from tests.unit.conftest import AppClient, serve_in_process
+from tests.unit.test_errors import assert_error
+
+
+class ScriptedDetector:
+    """Answers ``language`` for every text and records what it was asked."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.asked: list[str] = []
+
+    def detect(self, text: str, candidates: Sequence[str]) -> str | None:
+        self.asked.append(text)
+        return self.language if self.language in candidates else None
+
+
+@asynccontextmanager
+async def app_with(tmp_path: Path, engine: FakeEngine, detector: ScriptedDetector) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(models_dir=tmp_path, data_dir=tmp_path / "data", off_target_min_chars=20)
+    async with serve_in_process(create_app(settings, extra_engines=[engine], detector=detector)) as client:
+        yield client
+
+
+def body(text: str | list[str], source: str = "de", target: str = "fr", **extra: Any) -> dict[str, Any]:
+    return {"text": text, "source": source, "target": target, **extra}
+
+
+async def test_direct_zero_shot(app_client: AppClient) -> None:
+    engine = FakeEngine()
+    async with app_client([engine]) as client:
+        response = await client.post("/translate", json=body("a b", strategy="direct"))
+        (out,) = response.json()["translations"]
+        assert out["text"] == "fr:a fr:b" and out["zero_shot"] is True and "via" not in out
+        assert [c.targets for c in engine.calls] == [["fr"]]
+        assert 'xlt_zero_shot_requests_total{model="fake"} 1.0' in (await client.get("/metrics")).text
+
+
+async def test_pivot_is_two_rounds_through_english(app_client: AppClient) -> None:
+    engine = FakeEngine()
+    async with app_client([engine]) as client:
+        response = await client.post("/translate", json=body(["a b. c", "d"], strategy="pivot"))
+        out = response.json()["translations"]
+        assert [(t["text"], t["via"], t["zero_shot"]) for t in out] == [
+            ("fr:en:a fr:en:b. fr:en:c", "en", True),
+            ("fr:en:d", "en", True),
+        ]
+        assert [sorted(c.targets) for c in engine.calls] == [["en"] * 3, ["fr"] * 3]
+        assert sorted(engine.batches()[1]) == ["en:a en:b.", "en:c", "en:d"]
+
+
+async def test_pivot_with_english_at_one_end_is_direct(app_client: AppClient) -> None:
+    engine = FakeEngine()
+    async with app_client([engine]) as client:
+        response = await client.post("/translate", json=body("a", source="en", strategy="pivot"))
+        assert "via" not in response.json()["translations"][0] and len(engine.calls) == 1
+
+
+async def test_pivot_needs_the_pivot_language(app_client: AppClient) -> None:
+    engine = FakeEngine(languages=("de", "fr"), trained=())
+    async with app_client([engine]) as client:
+        assert_error(await client.post("/translate", json=body("a", strategy="pivot")), 422, "unsupported_direction")
+        assert (await client.post("/translate", json=body("a", strategy="direct"))).status_code == 200
+
+
+async def test_auto_retranslates_off_target_outputs_via_the_pivot(tmp_path: Path) -> None:
+    engine, detector = FakeEngine(), ScriptedDetector("de")  # every output "looks German"
+    long = "one two three four five six"
+    async with app_with(tmp_path, engine, detector) as client:
+        response = await client.post("/translate", json=body([long, "short"]))
+        out = response.json()["translations"]
+        assert out[0]["via"] == "en" and out[0]["text"].startswith("fr:en:one")
+        assert "via" not in out[1] and out[1]["text"] == "fr:short"  # too short to judge
+        assert detector.asked == ["fr:one fr:two fr:three fr:four fr:five fr:six"]
+        assert [c.targets for c in engine.calls] == [["fr", "fr"], ["en"], ["fr"]]
+        metrics = (await client.get("/metrics")).text
+        assert 'xlt_off_target_total{model="fake"} 1.0' in metrics
+        assert 'xlt_pivot_fallbacks_total{model="fake"} 1.0' in metrics
+
+
+async def test_auto_keeps_on_target_and_trained_outputs(tmp_path: Path) -> None:
+    engine, detector = FakeEngine(), ScriptedDetector("fr")
+    long = "one two three four five six"
+    async with app_with(tmp_path, engine, detector) as client:
+        zero_shot = await client.post("/translate", json=body(long))
+        assert "via" not in zero_shot.json()["translations"][0]
+        trained = await client.post("/translate", json=body(long, source="en"))
+        assert "via" not in trained.json()["translations"][0]
+        assert len(detector.asked) == 1  # trained directions are not checked
+        direct = await client.post("/translate", json=body(long, strategy="direct"))
+        assert "via" not in direct.json()["translations"][0] and len(detector.asked) == 1
+        assert len(engine.calls) == 3
+
+
+async def test_examples_reach_the_engine_in_the_few_shot_format(app_client: AppClient) -> None:
+    engine = FakeEngine(few_shot=True)
+    async with app_client([engine]) as client:
+        examples = [{"source": "x y", "target": "X Y"}]
+        response = await client.post(
+            "/translate", json=body(["a b. c", "d"], source="en", target="de", examples=examples)
+        )
+        assert [t["text"] for t in response.json()["translations"]] == ["de:a de:b. de:c", "de:d"]
+        for source in engine.calls[0].sources:
+            assert source[:7] == ["<ex>", "x", "y", "<to>", "X", "Y", "<sep>"] and source[-1] == "</s>"
+        await client.post("/translate", json=body("a b", source="en", target="de"))
+        assert engine.calls[1].sources == [["a", "b", "</s>"]]  # no examples: exactly today's input
+
+
+async def test_examples_are_not_used_on_pivot_legs(app_client: AppClient) -> None:
+    engine = FakeEngine(few_shot=True)
+    async with app_client([engine]) as client:
+        examples = [{"source": "x", "target": "X"}]
+        await client.post("/translate", json=body("a", strategy="pivot", examples=examples))
+        assert [c.sources for c in engine.calls] == [[["a", "</s>"]], [["en:a", "</s>"]]]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "code"),
+    [
+        ({"examples": [{"source": "a", "target": "b"}] * 3}, 413, "too_many_examples"),
+        ({"examples": [{"source": "a" * 21, "target": "b"}]}, 413, "example_too_long"),
+        ({"examples": [{"source": "a", "target": " "}]}, 422, "empty_text"),
+        ({"examples": [{"source": "a"}]}, 422, "invalid_request"),
+        ({"examples": [{"source": "a", "target": "b", "note": "c"}]}, 422, "invalid_request"),
+        ({"strategy": "sideways"}, 422, "invalid_request"),
+    ],
+)
+async def test_example_errors(app_client: AppClient, extra: dict[str, Any], status: int, code: str) -> None:
+    async with app_client([FakeEngine(few_shot=True)], max_examples=2, max_example_chars=20) as client:
+        assert_error(await client.post("/translate", json=body("a", **extra)), status, code)
+
+
+async def test_examples_need_a_few_shot_model(app_client: AppClient) -> None:
+    async with app_client([FakeEngine()]) as client:
+        response = await client.post("/translate", json=body("a", examples=[{"source": "a", "target": "b"}]))
+        assert_error(response, 422, "few_shot_unsupported")
+        assert (await client.post("/translate", json=body("a", examples=[]))).status_code == 200
