@@ -16,8 +16,9 @@ WORKDIR /src
 # Dependencies first, from pyproject.toml alone (an empty package stands in for the code), so that a change to
 # the code reuses this layer.
 COPY pyproject.toml README.md ./
+# hadolint ignore=DL3013
 RUN mkdir service && touch service/__init__.py \
-    && pip install . \
+    && pip install ".[postgres]" \
     && rm -rf service build
 COPY service/ service/
 RUN pip install --no-deps --force-reinstall . \

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: run test lint typecheck pytest bench model clean-venv
+.PHONY: run test lint typecheck pytest bench bench-reliability model clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR)
+
+# Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload, SIGTERM under load.
+bench-reliability: $(VENV)/.dev
+	$(BIN)/python benchmarks/soak.py soak --models-dir $(MODELS_DIR)
+	$(BIN)/python benchmarks/soak.py overload --models-dir $(MODELS_DIR)
+	$(BIN)/python benchmarks/soak.py sigterm --models-dir $(MODELS_DIR)
 
 # The whole chain that produced models/xlt-base (see its MODEL_CARD.md); hours on two cores, resumable.
 model: $(VENV)/.dev

@@ -18,7 +18,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
+from service.access_log import REQUEST_ID_HEADER, AccessLogMiddleware
+from service.auth.guard import Guard
+from service.auth.keys import KEYS_DB, KeyStore
 from service.batching.batcher import Batcher, BatchPolicy, Scheduler
 from service.batching.direct import DirectScheduler
 from service.batching.executor import EngineExecutor
@@ -32,10 +36,12 @@ from service.fewshot.store import MemoryStore
 from service.langid import LanguageDetector, default_detector
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from service.openapi import install_openapi
 from service.pipeline import TranslationPipeline
 from service.reload import ModelReloader
-from service.routes import health, languages, memories, metrics, models, translate
+from service.routes import detect, health, languages, libretranslate, memories, metrics, models, playground, translate
 from service.settings import Settings
+from service.shutdown import InFlightMiddleware, install_sigterm_drain
 from service.state import AppState
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,7 @@ def _scheduler(engine: Engine, executor: EngineExecutor, settings: Settings, met
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
         concurrency=settings.inter_threads,
+        max_queue_wait_s=settings.request_timeout_s / 2,  # the other half: the request's own batch and margin
     )
     cls = Batcher if settings.batching else DirectScheduler
     return cls(engine, executor, policy, metrics)
@@ -89,6 +96,10 @@ async def _start(
 ) -> None:
     settings = state.settings
     open_store = store_opener(settings.memory_store_url, settings.data_dir, memory_store)  # a bad URL fails here
+    keys_db = settings.data_dir / KEYS_DB
+    guard = state.guard = Guard(settings.api_keys_required, lambda: KeyStore(keys_db))
+    if guard.required:
+        await asyncio.to_thread(lambda: guard.store)  # required keys and an unusable data dir: fail at start
 
     def launch(engine: Engine) -> tuple[EngineExecutor, Scheduler]:
         executor = EngineExecutor(engine.name, workers=settings.inter_threads)
@@ -131,6 +142,8 @@ async def _start(
 
 async def _stop(state: AppState) -> None:
     state.draining = True
+    if not await state.in_flight.wait_idle(state.settings.drain_timeout_s):  # after SIGTERM: already idle
+        log.warning("drain timeout: %d requests still in flight", state.in_flight.count)
     if state.reloader is not None:
         await state.reloader.close(state.settings.drain_timeout_s)  # no more reloads; retire replaced engines
     schedulers = list(state.schedulers.values())
@@ -144,6 +157,8 @@ async def _stop(state: AppState) -> None:
     state.registry.close()
     if state.memories is not None:
         await asyncio.to_thread(state.memories.close)
+    if state.guard is not None:
+        await state.guard.close()
     state.ready = False
 
 
@@ -186,9 +201,11 @@ def create_app(
             await _stop(state)  # batchers already started must not outlive a failed start
             raise
         _on_sighup(state, install=True)
+        undo_sigterm = install_sigterm_drain(state)
         try:
             yield
         finally:
+            undo_sigterm()
             _on_sighup(state, install=False)
             await _stop(state)
 
@@ -200,7 +217,9 @@ def create_app(
     )
     app.state.xlt = state
     install_error_handlers(app)
+    install_openapi(app)
     routers = [translate.router, languages.router, models.router, memories.router, health.router, metrics.router]
+    routers += [detect.router, libretranslate.router, playground.router]  # LibreTranslate under /libretranslate
     for router in routers:
         app.include_router(router)
     paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
@@ -209,6 +228,17 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         larger=(IMPORT_PATH, settings.max_import_bytes),
     )
-    # Outermost, so that 413s from the body limit are counted too.
+    app.add_middleware(InFlightMiddleware, state=state)  # while draining: 503 before anything is read
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+            max_age=600,
+        )
+    # Outside the body limit and the drain, so that their 413s and 503s are counted too.
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=paths)
+    app.add_middleware(AccessLogMiddleware, routes=paths)  # outermost: every answer gets an id and a log line
     return app

@@ -9,9 +9,7 @@ imported only when one of them is called.
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -20,9 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from service.settings import Settings
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -39,7 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
     workers = _workers(args.workers)
     if workers is None:
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    from service.logs import configure_logging, logging_config
+
+    configure_logging(settings.log_level, settings.log_format)  # JSON lines unless XLT_LOG_FORMAT=text
     if workers > 1:
         return _serve_workers(settings, given, workers)
 
@@ -52,6 +49,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=logging_config(settings.log_level, settings.log_format),
+        access_log=False,  # service.access logs each request instead (no client address, no query string)
         timeout_graceful_shutdown=int(settings.drain_timeout_s) + 1,
     )
     return 0
@@ -85,6 +84,7 @@ def _serve_workers(settings: Settings, given: dict[str, Any], workers: int) -> i
     import uvicorn
     from pydantic import ValidationError
 
+    from service.logs import logging_config
     from service.settings import Settings
 
     env = {f"XLT_{name.upper()}": str(value) for name, value in given.items() if value is not None}
@@ -108,7 +108,8 @@ def _serve_workers(settings: Settings, given: dict[str, Any], workers: int) -> i
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
-            log_config=_worker_log_config(settings.log_level),
+            log_config=logging_config(settings.log_level, settings.log_format, with_pid=True),
+            access_log=False,
             timeout_graceful_shutdown=int(settings.drain_timeout_s) + 1,
         )
     finally:
@@ -119,18 +120,6 @@ def _serve_workers(settings: Settings, given: dict[str, Any], workers: int) -> i
             else:
                 os.environ[name] = value
     return 0
-
-
-def _worker_log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging config plus the service's loggers (with the worker's pid): each worker applies it,
-    while the parent's ``basicConfig`` never reaches them."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["xlt"] = {"format": LOG_FORMAT.replace("%(name)s", "%(name)s[%(process)d]")}
-    config["handlers"]["xlt"] = {"class": "logging.StreamHandler", "formatter": "xlt", "stream": "ext://sys.stderr"}
-    config["loggers"]["service"] = {"handlers": ["xlt"], "level": level.upper(), "propagate": False}
-    return config
 
 
 # The offline half's subcommands, handed over whole to ``training.cli`` (its own parser and help).
@@ -166,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="processes sharing the port, each with its own engines (XLT_WORKERS, default 1)"
     )
     serve.set_defaults(handler=_serve)
+
+    from service.cli_client import add_parsers  # translate, languages (their imports are lazy too)
+
+    add_parsers(sub)
+
+    from service.auth.cli import add_parsers as add_key_parsers  # xlt keys create|list|revoke
+
+    add_key_parsers(sub)
 
     for name, text in TRAINING_COMMANDS.items():  # listed in --help; run by training.cli (see main)
         sub.add_parser(name, help=f"{text} (xlt {name} --help)", add_help=False)

@@ -139,6 +139,53 @@ class ReloadFailed(XltError):
     code, status = "reload_failed", 500
 
 
+class Unauthorized(XltError):
+    """No API key, or one that is unknown or revoked."""
+
+    code, status = "unauthorized", 401
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(XltError):
+    """A valid key that may not do this (an admin route)."""
+
+    code, status = "forbidden", 403
+
+
+class RateLimited(XltError):
+    code, status = "rate_limited", 429
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class QuotaExceeded(RateLimited):
+    """The key's characters for today are spent; Retry-After points at the next UTC midnight."""
+
+    code, status = "quota_exceeded", 429
+
+
+class StoreUnavailable(XltError):
+    """The data store is locked, unreadable or unwritable (nothing was half-written)."""
+
+    code, status = "store_unavailable", 503
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class StoreFull(XltError):
+    """The data store's disk (or its size limit) is full; the write was rolled back whole."""
+
+    code, status = "store_full", 507
+
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -148,7 +195,8 @@ _HTTP_CODES = {
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    # Messages may quote client input: lone surrogates become escapes, so rendering the error never fails.
+    return {"error": {"code": code, "message": message.encode("utf-8", "backslashreplace").decode("utf-8")}}
 
 
 def error_response(exc: XltError) -> JSONResponse:
@@ -177,7 +225,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         return _render(request, InvalidJson("request body is not valid JSON"))
     parts = []
     for e in errors[:5]:
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        where = ".".join(str(p)[:64] for p in e.get("loc", ()) if p != "body") or "body"  # keys are client input
         parts.append(f"{where}: {e.get('msg', 'invalid')}")
     return _render(request, InvalidRequest("; ".join(parts) or "invalid request"))
 

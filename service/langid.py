@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -21,6 +22,20 @@ class LanguageDetector(Protocol):
     def detect(self, text: str, candidates: Sequence[str]) -> str | None:
         """The most likely language of ``text`` among ``candidates``, or None when none can be told."""
         ...
+
+
+def rank_languages(detector: LanguageDetector, text: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
+    """``(language, probability)`` among ``candidates``, most likely first (``POST /detect``).
+
+    Detectors with a ``rank`` method (langid) give real probabilities; any other detector gives its one answer
+    with probability 1. Empty when nothing can be told.
+    """
+    rank = getattr(detector, "rank", None)
+    if callable(rank):
+        ranked: list[tuple[str, float]] = rank(text, candidates)
+        return ranked
+    found = detector.detect(text, candidates)
+    return [] if found is None else [(found, 1.0)]
 
 
 @functools.cache
@@ -50,6 +65,18 @@ class LangidDetector:
             return known[0]
         scores = self._model.nb_classprobs(self._model.instance2fv(text))
         return max(known, key=lambda lang: float(scores[self._index[lang]]))
+
+    def rank(self, text: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
+        """The candidates langid knows, with probabilities renormalised over them (a softmax of its log-odds)."""
+        known = [c for c in candidates if c in self._index]
+        if len(known) <= 1:
+            return [(lang, 1.0) for lang in known]
+        scores = self._model.nb_classprobs(self._model.instance2fv(text))
+        logits = [float(scores[self._index[lang]]) for lang in known]
+        top = max(logits)
+        weights = [math.exp(x - top) for x in logits]
+        total = sum(weights)
+        return sorted(((lang, w / total) for lang, w in zip(known, weights, strict=True)), key=lambda p: -p[1])
 
 
 def default_detector() -> LanguageDetector | None:

@@ -16,6 +16,15 @@ from service.errors import ERROR_CODE_KEY, PayloadTooLarge, error_response, reco
 from service.metrics import Metrics
 
 
+def route_label(scope: Scope, routes: frozenset[str]) -> str:
+    """The route template of a request (``/memories/{memory_id}``); a path refused before routing keeps its
+    route when it is one; any other path is ``unmatched`` (labels and log fields stay bounded)."""
+    template = getattr(scope.get("route"), "path", None)
+    if isinstance(template, str):
+        return template
+    return scope["path"] if scope["path"] in routes else "unmatched"
+
+
 class MetricsMiddleware:
     """Counts every HTTP request by route template, status and error code, and times it end to end.
 
@@ -29,10 +38,7 @@ class MetricsMiddleware:
         self.routes = routes
 
     def _route(self, scope: Scope) -> str:
-        template = getattr(scope.get("route"), "path", None)
-        if isinstance(template, str):
-            return template
-        return scope["path"] if scope["path"] in self.routes else "unmatched"
+        return route_label(scope, self.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -9,6 +9,8 @@ rounds of items through the same scheduler, so they batch with everyone else's);
 of zero-shot directions that the language identifier finds in another language are retranslated via the
 pivot). Few-shot examples (the request's, then a memory's fuzzy matches) are joined to each direct sentence by
 ``build_source``; the pivot legs translate without them, as their languages differ from the examples'.
+``format: "html"`` texts are split into text nodes, then sentences, by ``html_format`` and reassembled around
+their untouched markup; detection looks at their visible text only.
 """
 
 from __future__ import annotations
@@ -39,10 +41,22 @@ from service.errors import (
 from service.fewshot.format import Example, ExampleTokens, build_source, tokenize_examples
 from service.fewshot.memories import Hit, Memories
 from service.fewshot.store import check_memory_id
-from service.langid import LanguageDetector
+from service.html_format import HtmlSegments, split_html, visible_text
+from service.langid import LanguageDetector, rank_languages
 from service.metrics import Metrics
 from service.rounds import Rounds, Sentence, gather_results
-from service.schemas import AUTO, ExamplePair, TranslateOptions, TranslateRequest, TranslateResponse, Translation
+from service.schemas import (
+    AUTO,
+    Detection,
+    DetectRequest,
+    DetectResponse,
+    ExamplePair,
+    LanguageScore,
+    TranslateOptions,
+    TranslateRequest,
+    TranslateResponse,
+    Translation,
+)
 from service.settings import Settings
 from service.text import Segments, split_sentences
 
@@ -59,7 +73,7 @@ class _TextPlan:
 
     text: str
     source: str
-    segments: Segments
+    segments: Segments | HtmlSegments
     sentences: list[Sentence]
     zero_shot: bool
     passthrough: bool = False
@@ -99,8 +113,8 @@ class TranslationPipeline:
         self.leases = leases if leases is not None else Leases()
         self._metrics = metrics if metrics is not None else Metrics()
 
-    def _texts(self, request: TranslateRequest) -> list[str]:
-        texts = request.texts()
+    def _texts(self, request: TranslateRequest | DetectRequest) -> list[str]:
+        texts = [request.text] if isinstance(request.text, str) else list(request.text)
         if not texts:
             raise EmptyText("text is an empty list")
         if len(texts) > self._settings.max_items:
@@ -162,6 +176,27 @@ class TranslationPipeline:
                 raise DetectionUnavailable(f"could not detect the language of text[{i}]; give `source`")
         return [lang for lang in found if lang is not None]
 
+    async def detect(self, request: DetectRequest) -> DetectResponse:
+        """``POST /detect``: each text's languages among the model's, most likely first."""
+        engine = self._registry.get(request.model)
+        texts = self._texts(request)
+        if request.format == "html":
+            texts = [visible_text(t) for t in texts]
+        detector = self._detector
+        if detector is None:
+            raise DetectionUnavailable("language detection is not available here")
+        langs = list(engine.manifest.languages)
+        ranked = await asyncio.to_thread(lambda: [rank_languages(detector, t[:2000], langs) for t in texts])
+        detections = []
+        for i, scores in enumerate(ranked):
+            if not scores:
+                raise DetectionUnavailable(f"could not detect the language of text[{i}]")
+            candidates = [LanguageScore(language=lang, confidence=round(p, 4)) for lang, p in scores]
+            detections.append(
+                Detection(language=scores[0][0], confidence=candidates[0].confidence, candidates=candidates)
+            )
+        return DetectResponse(model=engine.name, detections=detections)
+
     def _can_pivot(self, source: str, target: str, directions: Directions) -> bool:
         """Whether source -> pivot -> target is a different route the model can serve."""
         pivot = self._settings.pivot_language
@@ -171,7 +206,7 @@ class TranslationPipeline:
         self, engine: Engine, text: str, source: str, request: TranslateRequest, directions: Directions
     ) -> _TextPlan:
         target = request.target
-        segments = split_sentences(text)
+        segments = split_html(text) if request.format == "html" else split_sentences(text)
         sentences = [Sentence(s, source) for s in segments.sentences]
         if source == target and request.source == AUTO:
             # Already in the target language: returned unchanged rather than failing the whole request.
@@ -205,7 +240,8 @@ class TranslationPipeline:
         target = request.target
         self._check_language(engine, target, "target")
         if request.source == AUTO:
-            sources = await self._detect(engine, texts)
+            shown = [visible_text(t) for t in texts] if request.format == "html" else texts
+            sources = await self._detect(engine, shown)
         else:
             self._check_language(engine, request.source, "source")
             sources = [request.source] * len(texts)
@@ -276,7 +312,7 @@ class TranslationPipeline:
             (plan, out)
             for plan in plans
             if plan.zero_shot and not plan.pivot and plan.pending()
-            and len(out := _joined(plan)) >= self._settings.off_target_min_chars
+            and len(out := _shown(plan)) >= self._settings.off_target_min_chars
         ]  # fmt: skip
         if not judged:
             return
@@ -317,3 +353,10 @@ class TranslationPipeline:
 
 def _joined(plan: _TextPlan) -> str:
     return plan.segments.join([s.output for s in plan.sentences])
+
+
+def _shown(plan: _TextPlan) -> str:
+    """The output a reader sees (HTML without its markup), for the off-target check."""
+    if isinstance(plan.segments, HtmlSegments):
+        return "\n".join(s.output for s in plan.sentences)
+    return _joined(plan)

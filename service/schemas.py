@@ -7,11 +7,33 @@ by the pipeline, which raises the matching error codes; here only the shape is c
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 AUTO = "auto"
+MEMORY_ID = "3f2b9c0e8d7a4c1b9e6f5a4d3c2b1a09"  # an example memory id (uuid4 hex), for the OpenAPI examples
+
+
+def _examples(*examples: dict[str, Any], forbid: bool = False) -> ConfigDict:
+    """A model config showing ``examples`` in the OpenAPI schema (and so in ``/docs``)."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)}, extra="forbid" if forbid else "ignore")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(value: str) -> str:
+    """JSON escapes can smuggle lone surrogates (``"\\ud800"``) into a str; no tokenizer, database or JSON
+    encoder accepts them, so they are refused here as a 422 instead of failing later as a 500."""
+    found = _SURROGATE.search(value)
+    if found is not None:
+        raise ValueError(f"lone surrogate U+{ord(found.group()):04X} at position {found.start()}: not valid Unicode")
+    return value
+
+
+Text = Annotated[str, AfterValidator(valid_unicode)]  # every client string that reaches an engine or a store
 
 
 class TranslateOptions(BaseModel):
@@ -25,6 +47,7 @@ class TranslateOptions(BaseModel):
 
 
 Strategy = Literal["direct", "pivot", "auto"]
+TextFormat = Literal["text", "html"]
 
 
 class ExamplePair(BaseModel):
@@ -32,8 +55,8 @@ class ExamplePair(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(description="example sentence in the source language")
-    target: str = Field(description="its translation in the target language")
+    source: Text = Field(description="example sentence in the source language")
+    target: Text = Field(description="its translation in the target language")
 
 
 class TranslateRequest(BaseModel):
@@ -42,10 +65,10 @@ class TranslateRequest(BaseModel):
         json_schema_extra={"examples": [{"text": "Hello world.", "source": "en", "target": "de"}]},
     )
 
-    text: str | list[str] = Field(description="one text or a list of texts; each may hold several sentences")
-    source: str = Field(default=AUTO, min_length=1, max_length=16, description='ISO 639-1 code, or "auto"')
-    target: str = Field(min_length=1, max_length=16, description="ISO 639-1 code")
-    model: str | None = Field(default=None, min_length=1, max_length=64, description="model name; default if omitted")
+    text: Text | list[Text] = Field(description="one text or a list of texts; each may hold several sentences")
+    source: Text = Field(default=AUTO, min_length=1, max_length=16, description='ISO 639-1 code, or "auto"')
+    target: Text = Field(min_length=1, max_length=16, description="ISO 639-1 code")
+    model: Text | None = Field(default=None, min_length=1, max_length=64, description="model name; default if omitted")
     options: TranslateOptions = Field(default_factory=lambda: TranslateOptions())
     strategy: Strategy = Field(
         default="auto",
@@ -57,10 +80,14 @@ class TranslateRequest(BaseModel):
         default=None,
         description="few-shot examples applied to every text (models with `few_shot` only; not used on pivot legs)",
     )
-    memory: str | None = Field(
+    memory: Text | None = Field(
         default=None,
         max_length=64,
         description="translation memory id: exact matches are returned as stored, fuzzy ones become examples",
+    )
+    format: TextFormat = Field(
+        default="text",
+        description="`html`: translate the text nodes (not script/style) and return the markup unchanged",
     )
 
     @field_validator("source", "target")
@@ -86,7 +113,62 @@ class Translation(BaseModel):
 
 
 class TranslateResponse(BaseModel):
+    model_config = _examples(
+        {
+            "translations": [
+                {"text": "Hallo Welt.", "source": "en", "target": "de", "model": "opus-mt", "zero_shot": False}
+            ]
+        }
+    )
+
     translations: list[Translation]
+
+
+class DetectRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "Das Haus ist klein."}, {"text": ["Hi", "Salut"]}]}
+    )
+
+    text: Text | list[Text] = Field(description="one text or a list of texts")
+    model: Text | None = Field(
+        default=None, min_length=1, max_length=64, description="choose among this model's languages; default model"
+    )
+    format: TextFormat = Field(default="text", description="`html`: look at the text nodes only")
+
+
+class LanguageScore(BaseModel):
+    language: str = Field(description="ISO 639-1 code")
+    confidence: float = Field(ge=0, le=1, description="probability among the model's languages")
+
+
+class Detection(BaseModel):
+    language: str = Field(description="the most likely language")
+    confidence: float = Field(ge=0, le=1)
+    candidates: list[LanguageScore] = Field(description="the model's languages, most likely first")
+
+
+class DetectResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detections": [
+                        {
+                            "language": "de",
+                            "confidence": 0.97,
+                            "candidates": [
+                                {"language": "de", "confidence": 0.97},
+                                {"language": "en", "confidence": 0.03},
+                            ],
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    model: str
+    detections: list[Detection] = Field(description="one per input text, in order")
 
 
 class Direction(BaseModel):
@@ -102,6 +184,21 @@ class ModelLanguages(BaseModel):
 
 
 class LanguagesResponse(BaseModel):
+    model_config = _examples(
+        {
+            "models": [
+                {
+                    "model": "opus-mt",
+                    "languages": ["en", "de", "fr"],
+                    "directions": [
+                        {"source": "en", "target": "de", "zero_shot": False},
+                        {"source": "de", "target": "fr", "zero_shot": True},
+                    ],
+                }
+            ]
+        }
+    )
+
     models: list[ModelLanguages]
 
 
@@ -115,30 +212,51 @@ class ModelInfo(BaseModel):
 
 
 class ModelsResponse(BaseModel):
+    model_config = _examples(
+        {
+            "default": "opus-mt",
+            "models": [
+                {
+                    "name": "opus-mt",
+                    "description": "en/de/fr Marian, int8",
+                    "languages": ["en", "de", "fr"],
+                    "quantization": "int8",
+                    "few_shot": True,
+                    "default": True,
+                }
+            ],
+        }
+    )
+
     default: str | None
     models: list[ModelInfo]
 
 
 class Health(BaseModel):
+    model_config = _examples({"status": "ready", "models": ["opus-mt"]})
+
     status: Literal["ok", "ready"]
     models: list[str] = Field(default_factory=list)
 
 
 class MemoryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples({"name": "product glossary"}, forbid=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class MemoryPair(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(min_length=1)
-    target: str = Field(min_length=1)
+    source: Text = Field(min_length=1)
+    target: Text = Field(min_length=1)
 
 
 class MemoryEntries(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples(
+        {"source_lang": "en", "target_lang": "de", "pairs": [{"source": "Add to cart", "target": "In den Warenkorb"}]},
+        forbid=True,
+    )
 
     source_lang: str = Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code")
     target_lang: str = Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code")
@@ -157,6 +275,16 @@ class MemoryPairCount(BaseModel):
 
 
 class Memory(BaseModel):
+    model_config = _examples(
+        {
+            "id": MEMORY_ID,
+            "name": "product glossary",
+            "created_at": 1767225600.0,
+            "revision": 3,
+            "pairs": [{"source_lang": "en", "target_lang": "de", "entries": 120}],
+        }
+    )
+
     id: str
     name: str
     created_at: float = Field(description="Unix time")
@@ -165,10 +293,18 @@ class Memory(BaseModel):
 
 
 class MemoryList(BaseModel):
+    model_config = _examples(
+        {"memories": [{"id": MEMORY_ID, "name": "product glossary", "created_at": 1767225600.0, "revision": 3}]}
+    )
+
     memories: list[Memory]
 
 
 class MemoryWrite(BaseModel):
+    model_config = _examples(
+        {"id": MEMORY_ID, "revision": 4, "written": [{"source_lang": "en", "target_lang": "de", "entries": 1}]}
+    )
+
     id: str
     revision: int
     written: list[MemoryPairCount] = Field(description="entries written per language pair")
@@ -180,9 +316,31 @@ class ReloadFailure(BaseModel):
 
 
 class ReloadResponse(BaseModel):
+    model_config = _examples(
+        {
+            "added": ["nllb-small"],
+            "updated": [],
+            "removed": [],
+            "unchanged": ["opus-mt"],
+            "failed": [{"folder": "broken", "error": "invalid manifest.json"}],
+            "models": ["nllb-small", "opus-mt"],
+        }
+    )
+
     added: list[str]
     updated: list[str]
     removed: list[str]
     unchanged: list[str]
     failed: list[ReloadFailure]
     models: list[str]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable error code (the `code` label of xlt_requests_total), e.g. `overloaded`")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer: ``{"error": {"code", "message"}}`` (see service/errors.py)."""
+
+    error: ErrorDetail

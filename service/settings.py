@@ -7,12 +7,16 @@ the CLI, never at import time, so tests can build several apps with different se
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 def _cpu_count() -> int:
@@ -74,9 +78,10 @@ class Settings(BaseSettings):
     max_fewshot_tokens: int = Field(default=256, ge=8, le=65536)
 
     # Translation memories: a SQLite file under ``data_dir``, unless ``memory_store_url`` names another store
-    # (``sqlite:///relative/path`` or ``sqlite:////absolute/path``; PostgreSQL, for replicas sharing memories,
-    # is refused at start until a ``MemoryStore`` for it exists). A fuzzy match scoring at least the threshold
-    # (1 - word edit distance / length) becomes an example; 0.6 keeps matches that share most of the sentence.
+    # (``sqlite:///relative/path`` or ``sqlite:////absolute/path``; ``postgresql://user:pw@host:5432/db`` for
+    # replicas sharing memories, which needs ``psycopg``: without it the app stops at start). A fuzzy match
+    # scoring at least the threshold (1 - word edit distance / length) becomes an example; 0.6 keeps matches
+    # that share most of the sentence.
     memory_store_url: str | None = Field(default=None, pattern=r"^(sqlite:///|postgres(ql)?(\+\w+)?://)")
     memory_fuzzy_threshold: float = Field(default=0.6, gt=0, le=1)
     memory_fuzzy_examples: int = Field(default=2, ge=0, le=8)  # training prepended 1-2 retrieved examples
@@ -87,14 +92,46 @@ class Settings(BaseSettings):
     reload_on_sighup: bool = True
 
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # json: one JSON object per line (a line per request with its id, route, status, code and duration; never
+    # texts or keys); text: the classic human-readable lines.
+    log_format: Literal["json", "text"] = "json"
+
+    # Access. API keys are managed with ``xlt keys`` and stored hashed under ``data_dir``; when required,
+    # translation and memory calls without a valid key get 401 (health, languages and models stay open).
+    api_keys_required: bool = False
+    # Browser origins allowed to call the API (CORS): comma-separated or a JSON list; "*" for any; none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # When set, GET /metrics needs ``Authorization: Bearer <token>`` (at least 16 characters).
+    metrics_token: SecretStr | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """``https://a.example,https://b.example`` or ``["https://a.example"]``; each a bare origin or "*"."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [o.strip() for o in text.split(",") if o.strip()]
+        if isinstance(value, list):
+            for origin in value:
+                if not isinstance(origin, str) or not (origin == "*" or _ORIGIN.match(origin)):
+                    raise ValueError(f"CORS origin {origin!r} is not '*' or scheme://host[:port] without a path")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("metrics_token must have at least 16 characters")
+        return value
 
     @model_validator(mode="after")
     def _threads(self) -> Settings:
-        """Fill 0 thread counts: one batch worker using every core when batching (cross-request batches keep
-        the engine busy), else one worker per core with one thread each (measured ~1.4x better unbatched)."""
+        """Fill 0 thread counts: one single-threaded engine worker per core, batching on or off. Measured on
+        2 cores (benchmarks/results/serving.md): intra_threads=2 lets the engine's second thread fight the HTTP
+        loop for a core, and a lone sentence took 187 ms instead of 22 ms."""
         cores = _cpu_count()
         if self.inter_threads == 0:
-            self.inter_threads = 1 if self.batching else cores
+            self.inter_threads = cores
         if self.intra_threads == 0:
             self.intra_threads = max(1, cores // self.inter_threads)
         if self.inter_threads * self.intra_threads > 4 * cores:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from service.auth.guard import Guard
 from service.batching.batcher import Scheduler
 from service.batching.executor import EngineExecutor
 from service.engines.registry import ModelRegistry
@@ -19,6 +20,7 @@ from service.metrics import Metrics
 from service.pipeline import TranslationPipeline
 from service.reload import ModelReloader
 from service.settings import Settings
+from service.shutdown import InFlight, admitted
 
 
 @dataclass
@@ -31,12 +33,15 @@ class AppState:
     pipeline: TranslationPipeline | None = None
     reloader: ModelReloader | None = None
     memories: Memories | None = None
+    guard: Guard | None = None  # API keys and per-key limits
+    in_flight: InFlight = field(default_factory=InFlight)  # accepted requests not answered yet
     ready: bool = False
     draining: bool = False
 
-    def ready_reason(self) -> str | None:
-        """Why the app is not ready, or None when it is."""
-        if self.draining:
+    def ready_reason(self, admitted: bool = False) -> str | None:
+        """Why the app is not ready, or None when it is. ``admitted``: for a request accepted before draining
+        began, which is served to the end while the engines still run."""
+        if self.draining and not admitted:
             return "shutting down"
         if not self.ready or self.pipeline is None:
             return "starting"
@@ -55,7 +60,7 @@ def get_state(request: Request) -> AppState:
 
 def get_pipeline(request: Request) -> TranslationPipeline:
     state = get_state(request)
-    reason = state.ready_reason()
+    reason = state.ready_reason(admitted=admitted(request.scope))
     if reason is not None or state.pipeline is None:
         raise NotReady(f"service not ready: {reason}")
     return state.pipeline

@@ -81,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--eval-every", type=int, default=400)
             p.add_argument("--dev-per-direction", type=int, default=40)
 
+    a = train.add_parser("adapt", help="fine-tune a shipped model on a few pairs of one domain -> a new engine")
+    a.add_argument("--model", type=Path, required=True, help="an engine folder with checkpoint/ (e.g. models/xlt-base)")
+    a.add_argument("--pairs", type=Path, required=True, help="TSV: source<TAB>target")
+    a.add_argument("--src", required=True)
+    a.add_argument("--tgt", required=True)
+    a.add_argument("--out", type=Path, default=None, help="new engine folder (default MODEL-adapted)")
+    a.add_argument("--steps", type=int, default=60)
+    a.add_argument("--lr", type=float, default=1e-4)
+    a.add_argument("--force", action="store_true")
+
     c = sub.add_parser("convert", help="HF checkpoint -> CTranslate2 engine folder, with a parity check")
     c.add_argument("checkpoint", help="checkpoint folder or hub id")
     c.add_argument("--out", type=Path, required=True)
@@ -97,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dev", type=Path, default=Path("data/corpus/dev.tsv"))
     c.add_argument("--no-parity", action="store_true")
     c.add_argument("--force", action="store_true", help="overwrite OUT")
+    c.add_argument(
+        "--with-checkpoint",
+        action="store_true",
+        help="also ship the float16 HF weights in OUT/checkpoint (needed by `xlt train adapt`)",
+    )
 
     e = sub.add_parser("eval", help="BLEU/chrF per direction and off-target rate of an engine folder")
     e.add_argument("model", type=Path)
@@ -199,6 +214,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         print(json.dumps({k: s[k] for k in ("steps", "minutes", "best_dev")}))
         return 0
+    if args.command == "train" and args.action == "adapt":
+        from training.adapt import adapt
+
+        out = args.out or args.model.with_name(f"{args.model.name}-adapted")
+        print(
+            json.dumps(
+                adapt(args.model, args.pairs, args.src, args.tgt, out, steps=args.steps, lr=args.lr, force=args.force)
+            )
+        )
+        return 0
     if args.command == "convert":
         from training.convert import convert_with_parity
 
@@ -212,6 +237,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             quantization=args.quantization,
             dev=None if args.no_parity else args.dev,
             force=args.force,
+            with_checkpoint=args.with_checkpoint,
         )
         print(json.dumps(result))
         return 0

@@ -257,6 +257,7 @@ def convert_with_parity(
     dev: Path | None = None,
     force: bool = False,
     max_delta: float = 0.5,
+    with_checkpoint: bool = False,
 ) -> dict[str, object]:
     """``xlt convert``: checkpoint -> engine, then the parity check.
 
@@ -296,4 +297,8 @@ def convert_with_parity(
         m.metrics["parity_chrf"] = scores
         m.save(out)
     tmp_tok.cleanup()
+    if with_checkpoint:
+        from training.adapt import ship_checkpoint
+
+        ship_checkpoint(Path(checkpoint), out)
     return result

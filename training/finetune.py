@@ -75,7 +75,7 @@ def finetune(
     """Fine-tune ``init`` (a pretrained checkpoint folder) or, with no ``init``, train from random weights."""
     vocab = load_vocab(tokenizer)
     if init is not None:
-        model = MarianMTModel.from_pretrained(init)
+        model = MarianMTModel.from_pretrained(init).float()  # a shipped checkpoint/ is float16
         arch_info = {"init": str(init)}
     else:
         arch = arch or Architecture()

@@ -104,6 +104,46 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
             "Apertium: Debian's rule-based engines (`apertium-eng-spa`, `apertium-fr-es`, `apertium-es-pt`) "
             "on the same sentences.",
         ]
+    zero = _load(model_dir / "zeroshot.json")
+    if zero:
+        lines += [
+            "",
+            "## Zero-shot directions: direct (target tag) vs pivot through English",
+            "",
+            "| test set | direction | n | direct chrF | pivot chrF | direct/pivot | direct BLEU | pivot BLEU | "
+            "direct off-target | pivot off-target |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in zero:
+            ratio = r["direct_chrf"] / r["pivot_chrf"] if r["pivot_chrf"] else 0.0
+            off = ["-" if r[k] is None else f"{100 * r[k]:.1f}%" for k in ("direct_off_target", "pivot_off_target")]
+            lines.append(
+                f"| {r['origin']} | {r['direction']} | {r['n']} | {r['direct_chrf']} | {r['pivot_chrf']} | "
+                f"{ratio:.2f} | {r['direct_bleu']} | {r['pivot_bleu']} | {off[0]} | {off[1]} |"
+            )
+        n = len(zero)
+        mean_ratio = sum(r["direct_chrf"] / r["pivot_chrf"] for r in zero if r["pivot_chrf"]) / n
+        offs = [r["direct_off_target"] for r in zero if r["direct_off_target"] is not None]
+        lines += [
+            "",
+            f"Mean direct/pivot chrF ratio {mean_ratio:.2f} (goal >= 0.9); mean direct off-target "
+            f"{100 * sum(offs) / max(len(offs), 1):.1f}% (goal <= 5%).",
+        ]
+    few = _load(model_dir / "fewshot.json")
+    if few:
+        shots = sorted(k for k in few["mean"])
+        lines += [
+            "",
+            "## Few-shot: retrieved examples on held-out gettext catalogs",
+            "",
+            "Examples retrieved leave-one-out from the same test catalog, joined as at serving time.",
+            "",
+            "| direction | n | with examples | " + " | ".join(f"chrF {k[5:]}-shot" for k in shots) + " |",
+            "|---|---|---|" + "---|" * len(shots),
+        ]
+        for d, r in few["per_direction"].items():
+            lines.append(f"| {d} | {r['n']} | {r['with_examples']} | " + " | ".join(str(r[k]) for k in shots) + " |")
+        lines.append("| **mean** | | | " + " | ".join(f"**{few['mean'][k]}**" for k in shots) + " |")
     lines += ["", "## Ablation: with and without monolingual pretraining", ""]
     if ablation:
         lines += [json.dumps(ablation, indent=1)]

@@ -12,11 +12,9 @@ import logging
 import time
 from pathlib import Path
 
-from training import apertium, model_card
-from training.convert import convert_with_parity
 from training.data.build import DEFAULT_LANGS, build
-from training.evaluate import evaluate_engine
 from training.finetune import finetune
+from training.finish import finish
 from training.pretrain import pretrain
 from training.tokenizer import train_tokenizer
 
@@ -51,20 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             minutes=args.finetune_minutes,
             resume=True,
         )
-    convert_with_parity(
-        args.work / "finetune" / "best",
-        args.out,
-        name=args.out.name,
-        tokenizer=sp,
-        langs=list(DEFAULT_LANGS),
-        directions=args.work / "finetune" / "directions.json",
-        dev=args.data / "dev.tsv",
-        force=args.force,
-    )
-    evaluate_engine(args.out, args.data / "test.tsv", args.out / "metrics.json")
-    if apertium.available():
-        apertium.score(args.data / "test.tsv", list(DEFAULT_LANGS), args.out / "apertium.json")
-    model_card.write(args.out, args.work, args.data)
+    finish(args.out, args.work, args.data, force=args.force)
     log.info("done in %.1f min", (time.monotonic() - started) / 60)
     print(json.dumps({"engine": str(args.out)}))
     return 0

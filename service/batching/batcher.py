@@ -5,7 +5,9 @@ Why one owner task (TGI style): only this task pops the queue, so there are no l
   ``max_batch_size`` sentences;
 - an idle engine with one request waiting starts at once (no added latency for a lone client);
 - otherwise a partly filled batch waits at most ``max_wait_ms`` (from its oldest item) for company;
-- while a batch runs, new arrivals accumulate and form the next one.
+- while a batch runs, new arrivals accumulate and form the next one;
+- a request is refused (429) when the queue is full, or when the work already queued would take longer than
+  ``max_queue_wait_s`` (half the request deadline): under overload clients get a fast 429, never a 504.
 Every future is resolved: a failing batch sets the error on each of its futures, and stopping fails what is
 still queued.
 """
@@ -24,7 +26,7 @@ from typing import Protocol
 from service.batching.executor import EngineExecutor
 from service.batching.queue import BatchQueue, WorkItem, padded_tokens
 from service.engines.base import Engine
-from service.errors import EngineError, NotReady, XltError
+from service.errors import EngineError, NotReady, Overloaded, XltError
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class BatchPolicy:
     max_wait_s: float = 0.005
     max_queue: int = 1024
     concurrency: int = 1  # batches running at once (the engine's inter_threads)
+    max_queue_wait_s: float = math.inf  # refuse work that would wait longer than this (by recent batch speed)
 
 
 class Scheduler(Protocol):
@@ -110,6 +113,7 @@ class Batcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._batch_s = 0.1  # moving average of batch time, for Retry-After
+        self._sentence_s = 0.0  # moving average of engine seconds per sentence (0: not measured yet)
 
     @property
     def running(self) -> bool:
@@ -132,6 +136,12 @@ class Batcher:
             raise NotReady(f"model {self._engine.name} is not accepting work")
         if not items:
             return
+        wait = (len(self._queue) + len(items)) * self._sentence_s / self._policy.concurrency
+        if len(self._queue) and wait > self._policy.max_queue_wait_s:
+            raise Overloaded(
+                f"the queue holds about {wait:.0f} s of work, more than a request may wait; retry later",
+                retry_after_s=self._retry_after(),
+            )
         self._queue.put(items, retry_after_s=self._retry_after())
         self._metrics.queue_depth.labels(self._engine.name).set(len(self._queue))
         self._idle.clear()
@@ -183,6 +193,8 @@ class Batcher:
                     self._engine, self._executor, live, self._policy.max_batch_tokens, self._metrics
                 )
                 self._batch_s = 0.8 * self._batch_s + 0.2 * elapsed
+                per_sentence = elapsed / len(live)
+                self._sentence_s = per_sentence if not self._sentence_s else 0.7 * self._sentence_s + 0.3 * per_sentence
         finally:
             self._inflight -= 1
             self._wakeup.set()

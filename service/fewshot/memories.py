@@ -28,8 +28,8 @@ MEMORY_DB = "memories.sqlite3"  # the default store, under XLT_DATA_DIR
 def store_opener(url: str | None, data_dir: Path, given: MemoryStore | None = None) -> Callable[[], MemoryStore]:
     """How to open the store: ``given`` (an app built in code), else the one ``XLT_MEMORY_STORE_URL`` names,
     checked at start so that a wrong URL fails loudly there, not at the first memory request. None -> SQLite
-    under ``data_dir``; ``sqlite:///path``; PostgreSQL is refused until a ``MemoryStore`` for it exists, rather
-    than silently keeping memories per replica."""
+    under ``data_dir``; ``sqlite:///path``; ``postgresql://...``, shared by replicas (psycopg is imported only
+    then; the server is reached on first use, so a database still starting answers 503, not a crash loop)."""
     if given is not None:
         store: MemoryStore = given
         return lambda: store
@@ -38,10 +38,10 @@ def store_opener(url: str | None, data_dir: Path, given: MemoryStore | None = No
     elif url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))  # sqlite:////abs/path keeps its leading slash
     elif url.startswith("postgres"):
-        raise ValueError(
-            "XLT_MEMORY_STORE_URL names PostgreSQL, but this build has no PostgreSQL memory store yet "
-            "(service/fewshot/store.py: implement MemoryStore); leave it unset for SQLite under XLT_DATA_DIR"
-        )
+        from service.fewshot.store_postgres import PostgresMemoryStore, conninfo
+
+        conninfo(url)  # no psycopg, or a malformed URL: ValueError now
+        return lambda: PostgresMemoryStore(url)
     else:
         raise ValueError(f"XLT_MEMORY_STORE_URL: unsupported store {url.split(':', 1)[0]!r}")
     return lambda: SQLiteMemoryStore(path)

@@ -2,7 +2,8 @@
 
 Why a protocol: one replica keeps memories in a SQLite file under ``XLT_DATA_DIR``; several replicas sharing
 memories need a server database (PostgreSQL) behind the same five calls. Every write commits before it returns,
-so what the API acknowledged survives a crash (WAL, ``synchronous=FULL``). Each write bumps the memory's
+so what the API acknowledged survives a crash (WAL, ``synchronous=FULL``); a failed write (locked database, full
+disk) is rolled back whole and answered 503 ``store_unavailable`` or 507 ``store_full``. Each write bumps the memory's
 ``revision`` and stamps its entries with it: an index in any replica catches up by reading only newer entries.
 Calls block; the service makes them from worker threads.
 """
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Protocol
 
 from service.errors import InvalidMemoryId, MemoryNotFound
+from service.storage import connect, store_errors, transaction
 
+STORE = "memory store"  # as named in error messages
 _MEMORY_ID = re.compile(r"^[0-9a-f]{32}$")
 _SPACES = re.compile(r"\s+")
 
@@ -119,37 +122,24 @@ class SQLiteMemoryStore:
     Readers never wait for a long import (WAL lets them read the last committed state meanwhile).
     """
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, busy_timeout_s: float = 30.0) -> None:
         self.path = path
-        self._writer = self._connect()
-        with self._writer:
-            self._writer.executescript(_SCHEMA)
-        self._reader = self._connect()
+        with store_errors(STORE):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = connect(path, busy_timeout_s=busy_timeout_s)
+            self._writer.executescript(_SCHEMA)  # IF NOT EXISTS: idempotent
+            self._reader = connect(path, busy_timeout_s=busy_timeout_s)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss, not only a crash
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
-
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self._writer.execute("COMMIT")
+        with self._write_lock, store_errors(STORE), transaction(self._writer) as db:
+            yield db
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._read_lock:
+        with self._read_lock, store_errors(STORE):
             yield self._reader
 
     def create(self, name: str) -> MemoryInfo:

@@ -29,6 +29,7 @@ async def languages(state: Annotated[AppState, Depends(get_state)]) -> Languages
 
 @router.get("/models", response_model=ModelsResponse)
 async def models(state: Annotated[AppState, Depends(get_state)]) -> ModelsResponse:
+    """The loaded models, which one serves requests without ``model``, and which take few-shot examples."""
     default = state.registry.default_name
     return ModelsResponse(
         default=default,

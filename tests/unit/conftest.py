@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,9 @@ from fastapi import FastAPI
 from service.app import create_app
 from service.settings import Settings
 from tests.fakes import FakeEngine
+from tests.postgres_server import INSTALL_HINT as POSTGRES_INSTALL_HINT
+from tests.postgres_server import PostgresServer, create_schema, drop_schema, find_binaries
+from tests.postgres_server import start as start_postgres
 
 AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -41,3 +44,26 @@ def app_client(tmp_path: Path) -> AppClient:
             yield client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the session; missing binaries or driver fail the tests that use it."""
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.fail(POSTGRES_INSTALL_HINT)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.fail("the PostgreSQL memory-store tests need the driver: pip install 'psycopg[binary]>=3.1'")
+    server = start_postgres(binaries)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A URL for new, empty storage on the session's server (a schema of its own), dropped after the test."""
+    name, url = create_schema(postgres_server)
+    yield url
+    drop_schema(postgres_server, name)

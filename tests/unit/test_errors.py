@@ -104,7 +104,7 @@ async def test_full_queue_is_overloaded_with_retry_after(app_client: AppClient) 
     engine = FakeEngine(gate=threading.Event())
     body = {"text": "a", "source": "en", "target": "de"}
     try:
-        async with app_client([engine], max_queue=1, max_batch_size=1) as client:
+        async with app_client([engine], max_queue=1, max_batch_size=1, inter_threads=1) as client:
             running = asyncio.create_task(client.post("/translate", json=body))
             assert await asyncio.to_thread(engine.started.wait, 30)
             queued = asyncio.create_task(client.post("/translate", json=body))

@@ -1,8 +1,10 @@
-"""Translation memories over HTTP: CRUD, imports, error codes, exact and fuzzy matches in /translate, restarts."""
+"""Translation memories over HTTP: CRUD, imports, error codes, exact and fuzzy matches in /translate, restarts,
+and replicas sharing memories through PostgreSQL."""
 
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,36 @@ async def test_memories_survive_an_app_restart(tmp_path: Path) -> None:
         response = await client.post("/translate", json=translate("Good morning.", memory_id))
         (out,) = response.json()["translations"]
         assert (out["text"], out["origin"], out["zero_shot"]) == ("Guten Morgen.", "memory", False)
+
+
+async def test_replicas_share_memories_through_postgres(tmp_path: Path, postgres_url: str) -> None:
+    """Two apps on one PostgreSQL URL (the compose ``scale`` profile's replicas) see each other's writes, and
+    what they wrote survives a restart of both."""
+
+    def replica(name: str) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        settings = Settings(
+            models_dir=tmp_path, data_dir=tmp_path / name, memory_store_url=postgres_url, language_detection=False
+        )
+        return serve_in_process(create_app(settings, extra_engines=[FakeEngine()]))
+
+    async with replica("a") as a, replica("b") as b:
+        memory_id = await new_memory(a, [("Good morning.", "Guten Morgen.")])
+        assert (await b.get(f"/memories/{memory_id}")).json()["pairs"][0]["entries"] == 1
+        (out,) = (await b.post("/translate", json=translate("Good morning.", memory_id))).json()["translations"]
+        assert (out["text"], out["origin"]) == ("Guten Morgen.", "memory")
+        body = {"source_lang": "en", "target_lang": "de", "pairs": [{"source": "Good morning.", "target": "Moin."}]}
+        assert (await a.post(f"/memories/{memory_id}/entries", json=body)).json()["revision"] == 2
+        (out,) = (await b.post("/translate", json=translate("Good morning.", memory_id))).json()["translations"]
+        assert (out["text"], out["origin"]) == ("Moin.", "memory")  # b's cached index caught up
+        other = await new_memory(b, [("Yes", "Ja")])
+        assert {m["id"] for m in (await a.get("/memories")).json()["memories"]} == {memory_id, other}
+        assert (await a.delete(f"/memories/{other}")).status_code == 204
+        assert_error(await b.post("/translate", json=translate("Yes", other)), 404, "memory_not_found")
+    assert not list(tmp_path.glob("*/memories.sqlite3"))  # nothing went to a replica-local file
+    async with replica("c") as c:
+        assert [m["id"] for m in (await c.get("/memories")).json()["memories"]] == [memory_id]
+        (out,) = (await c.post("/translate", json=translate("Good morning.", memory_id))).json()["translations"]
+        assert (out["text"], out["origin"]) == ("Moin.", "memory")
 
 
 @pytest.mark.parametrize("route", ["/memories", "/models/reload"])

@@ -1,30 +1,68 @@
-"""Memory storage and retrieval: SQLite CRUD and revisions, durability, id checks, exact and fuzzy lookups."""
+"""Memory storage and retrieval: CRUD and revisions, durability, id checks, exact and fuzzy lookups.
+
+The store tests run against both stores (SQLite, and PostgreSQL on a throwaway server: ``tests/postgres_server.py``),
+so the two keep the same behaviour; PostgreSQL-only tests cover lost connections, an unreachable server and
+several app replicas sharing one database.
+"""
 
 from __future__ import annotations
 
 import random
+import socket
+import sys
 import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from service.app import create_app
-from service.errors import InvalidMemoryId, MemoryNotFound
+from service.errors import InvalidMemoryId, InvalidRequest, MemoryNotFound, StoreUnavailable
 from service.fewshot.index import PairIndex, edit_distance, similarity, words
 from service.fewshot.memories import Memories, store_opener
-from service.fewshot.store import Entry, SQLiteMemoryStore, check_memory_id
+from service.fewshot.store import Entry, MemoryStore, SQLiteMemoryStore, check_memory_id
+from service.fewshot.store_postgres import PostgresMemoryStore
 from service.settings import Settings
 from tests.fakes import FakeEngine
+from tests.postgres_server import PostgresServer, disconnect_all
 from tests.unit.conftest import serve_in_process
+from tests.unit.test_errors import assert_error
+
+OpenStore = Callable[[], MemoryStore]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
+    """Opens a new store object on one shared, initially empty storage (a file, or a fresh database)."""
+    opened: list[MemoryStore] = []
+    if request.param == "sqlite":
+        path = tmp_path / "memories.sqlite3"
+
+        def make() -> MemoryStore:
+            return SQLiteMemoryStore(path)
+    else:
+        url: str = request.getfixturevalue("postgres_url")
+
+        def make() -> MemoryStore:
+            return PostgresMemoryStore(url)
+
+    def open_() -> MemoryStore:
+        opened.append(make())
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteMemoryStore:
-    return SQLiteMemoryStore(tmp_path / "memories.sqlite3")
+def store(open_store: OpenStore) -> MemoryStore:
+    return open_store()
 
 
-def test_create_get_list_delete(store: SQLiteMemoryStore) -> None:
+def test_create_get_list_delete(store: MemoryStore) -> None:
     memory = store.create("legal")
     assert check_memory_id(memory.id) == memory.id and memory.revision == 0
     assert store.get(memory.id).name == "legal" and store.get(memory.id).pairs == ()
@@ -37,7 +75,7 @@ def test_create_get_list_delete(store: SQLiteMemoryStore) -> None:
         store.delete(memory.id)
 
 
-def test_writes_upsert_and_bump_the_revision(store: SQLiteMemoryStore) -> None:
+def test_writes_upsert_and_bump_the_revision(store: MemoryStore) -> None:
     memory = store.create("m")
     assert store.add(memory.id, "en", "de", [("Hello  world ", "Hallo Welt"), ("Yes", "Ja")]) == 1
     assert store.add(memory.id, "en", "de", [("Hello world", "Hallo, Welt")]) == 2
@@ -56,17 +94,47 @@ def test_writes_upsert_and_bump_the_revision(store: SQLiteMemoryStore) -> None:
         store.add(uuid.uuid4().hex, "en", "de", [("a", "b")])
 
 
-def test_committed_writes_survive_a_crash_and_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "memories.sqlite3"
-    first = SQLiteMemoryStore(path)
+def test_committed_writes_survive_a_crash_and_a_restart(open_store: OpenStore) -> None:
+    first = open_store()
     memory = first.create("m")
     first.add(memory.id, "en", "de", [("Yes", "Ja")])
-    # Another process opening the file while the first never closed it (as after a crash) sees every commit.
-    second = SQLiteMemoryStore(path)
+    # Another process opening the store while the first never closed it (as after a crash) sees every commit.
+    second = open_store()
     assert second.get(memory.id).pairs[0].entries == 1
     first.close()
     second.close()
-    assert SQLiteMemoryStore(path).revision(memory.id) == 1
+    assert open_store().revision(memory.id) == 1
+
+
+def test_concurrent_writers_get_distinct_revisions_in_commit_order(open_store: OpenStore) -> None:
+    """Writers through two store objects (two replicas) never share a revision, and a reader that has seen
+    revision N has seen every entry written at or before N: what the index caches rely on."""
+    stores = [open_store(), open_store()]
+    memory = stores[0].create("m")
+
+    def write(worker: int) -> list[int]:
+        store = stores[worker % 2]
+        return [store.add(memory.id, "en", "de", [(f"s{worker}-{i}", f"t{worker}-{i}")]) for i in range(5)]
+
+    with ThreadPoolExecutor(4) as pool:
+        revisions = [r for rs in pool.map(write, range(4)) for r in rs]
+    assert sorted(revisions) == list(range(1, 21))
+    entries = stores[1].entries_since(memory.id, "en", "de", 0)
+    assert len(entries) == 20 and sorted(e.revision for e in entries) == list(range(1, 21))
+    assert stores[0].revision(memory.id) == 20
+
+
+def test_long_segments_and_unusual_text(store: MemoryStore) -> None:
+    """Segments beyond an index key's size limit, and text beyond ASCII, round-trip unchanged."""
+    memory = store.create("Ünïcødé 名前 🙂")
+    long_source = "word " * 3000
+    pairs = [(long_source, "lang " * 3000), ("Grüß Gott 🙂", "こんにちは"), ("'; DROP TABLE x; --", "%s %(x)s ?")]
+    assert store.add(memory.id, "en", "de", pairs) == 1
+    assert store.get(memory.id).name == "Ünïcødé 名前 🙂"
+    got = {e.source: e.target for e in store.entries_since(memory.id, "en", "de", 0)}
+    assert got == {normalized: target for normalized, target in [(long_source.strip(), "lang " * 3000), *pairs[1:]]}
+    assert store.add(memory.id, "en", "de", [(long_source, "new")]) == 2  # the long key upserts like any other
+    assert store.entries_since(memory.id, "en", "de", 1) == [Entry(long_source.strip(), "new", 2)]
 
 
 @pytest.mark.parametrize(
@@ -85,7 +153,7 @@ def test_only_uuid4_hex_ids_pass(bad: str) -> None:
         check_memory_id(bad)
 
 
-def test_exact_and_fuzzy_lookups(store: SQLiteMemoryStore) -> None:
+def test_exact_and_fuzzy_lookups(store: MemoryStore) -> None:
     memories = Memories(lambda: store)
     memory = memories.create("m")
     memories.add(
@@ -109,9 +177,8 @@ def test_exact_and_fuzzy_lookups(store: SQLiteMemoryStore) -> None:
         memories.lookup(uuid.uuid4().hex, "en", "de", ["x"], 2, 0.6)
 
 
-def test_an_index_catches_up_with_writes_from_another_replica(tmp_path: Path) -> None:
-    path = tmp_path / "memories.sqlite3"
-    here, there = Memories(lambda: SQLiteMemoryStore(path)), Memories(lambda: SQLiteMemoryStore(path))
+def test_an_index_catches_up_with_writes_from_another_replica(open_store: OpenStore) -> None:
+    here, there = Memories(open_store), Memories(open_store)
     memory = here.create("shared")
     assert here.lookup(memory.id, "en", "de", ["Yes"], 2, 0.6)[0].exact is None  # index built, empty
     there.add(memory.id, "en", "de", [("Yes", "Ja")])
@@ -157,20 +224,79 @@ def test_bit_parallel_edit_distance_matches_the_table() -> None:
     assert similarity(words("The red house"), words("the RED house!")) == 1.0
 
 
-def test_the_store_url(tmp_path: Path) -> None:
+def test_the_store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     default = store_opener(None, tmp_path)()
     assert isinstance(default, SQLiteMemoryStore) and default.path == tmp_path / "memories.sqlite3"
     absolute = store_opener(f"sqlite:///{tmp_path}/other.sqlite3", Path("unused"))()
     assert isinstance(absolute, SQLiteMemoryStore) and absolute.path == tmp_path / "other.sqlite3"
-    with pytest.raises(ValueError, match="PostgreSQL"):
-        store_opener("postgresql://xlt:secret@db:5432/xlt", tmp_path)
+    store_opener("postgresql://xlt:secret@db:5432/xlt", tmp_path)  # checked, not connected: the server may be starting
+    store_opener("postgresql+psycopg://db/xlt", tmp_path)
+    with pytest.raises(ValueError, match="not a valid PostgreSQL URL") as bad:
+        store_opener("postgresql://xlt:secret@[::1/xlt", tmp_path)
+    assert "secret" not in str(bad.value) and bad.value.__cause__ is None and bad.value.__suppress_context__
     with pytest.raises(ValidationError):
         Settings(memory_store_url="mysql://db/xlt")
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as in a serving install without the driver
+    with pytest.raises(ValueError, match=r"pip install 'psycopg\[binary\]"):
+        store_opener("postgresql://xlt:secret@db:5432/xlt", tmp_path)
 
 
-async def test_an_unusable_store_url_stops_the_app_at_start(tmp_path: Path) -> None:
+async def test_an_unusable_store_url_stops_the_app_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
     settings = Settings(models_dir=tmp_path, memory_store_url="postgresql://db/xlt", language_detection=False)
     app = create_app(settings, extra_engines=[FakeEngine()])
-    with pytest.raises(ValueError, match="PostgreSQL"):
+    with pytest.raises(ValueError, match="psycopg"):
         async with serve_in_process(app):
             pass
+
+
+# PostgreSQL only: what a server database adds (text limits, lost connections, an unreachable server).
+
+
+def test_postgres_refuses_nul_with_a_clear_error(postgres_url: str) -> None:
+    store = PostgresMemoryStore(postgres_url)
+    memory = store.create("m")
+    with pytest.raises(InvalidRequest, match="NUL"):
+        store.add(memory.id, "en", "de", [("ok", "fine"), ("a\x00b", "c")])
+    with pytest.raises(InvalidRequest, match="NUL"):
+        store.create("a\x00b")
+    assert store.revision(memory.id) == 0  # nothing of the refused write was stored
+    store.close()
+
+
+def test_postgres_survives_lost_connections(postgres_server: PostgresServer, postgres_url: str) -> None:
+    """After the server drops every session (a restart), reads retry on a new connection; a write fails at most
+    once with 503 (its commit may have happened, so it is not replayed) and leaves nothing half-written."""
+    store = PostgresMemoryStore(postgres_url)
+    memory = store.create("m")
+    assert disconnect_all(postgres_server) >= 1
+    assert store.revision(memory.id) == 0 and store.list_memories()[0].id == memory.id
+    assert disconnect_all(postgres_server) >= 1
+    with pytest.raises(StoreUnavailable):
+        store.add(memory.id, "en", "de", [("Yes", "Ja")])
+    assert store.add(memory.id, "en", "de", [("Yes", "Ja")]) == 1  # the failed write left no revision behind
+    store.close()
+    with pytest.raises(StoreUnavailable, match="closed"):
+        store.revision(memory.id)
+
+
+def test_postgres_calls_wait_for_a_free_connection_then_give_up(postgres_url: str) -> None:
+    store = PostgresMemoryStore(postgres_url, pool_size=1, wait_s=0.2)
+    memory = store.create("m")
+    with store._pool.connection(), pytest.raises(StoreUnavailable, match="busy"):  # the one connection is held
+        store.revision(memory.id)
+    assert store.revision(memory.id) == 0
+    store.close()
+
+
+async def test_an_unreachable_postgres_answers_503(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"postgresql://xlt:x@127.0.0.1:{s.getsockname()[1]}/xlt"
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        PostgresMemoryStore(url)
+    settings = Settings(models_dir=tmp_path, memory_store_url=url, language_detection=False)
+    async with serve_in_process(create_app(settings, extra_engines=[FakeEngine()])) as client:  # starts anyway
+        response = await client.post("/memories", json={"name": "m"})
+        assert_error(response, 503, "store_unavailable")
+        assert response.headers["Retry-After"] == "1" and "127.0.0.1" not in response.text

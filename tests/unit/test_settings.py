@@ -26,7 +26,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert (s.host, s.port, s.models_dir) == ("127.0.0.1", 8000, Path("models"))
     assert (s.max_batch_tokens, s.max_batch_size, s.max_wait_ms, s.max_queue) == (1600, 64, 5.0, 1024)
-    assert s.batching is True and (s.inter_threads, s.intra_threads) == (1, 2)
+    assert s.batching is True and (s.inter_threads, s.intra_threads) == (2, 1)
     assert (s.beam_size, s.max_decoding_length) == (2, 256)
     assert (s.max_text_chars, s.max_items, s.max_body_bytes) == (5000, 128, 1 << 20)
 

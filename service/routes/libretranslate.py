@@ -1,0 +1,256 @@
+"""LibreTranslate's API under ``/libretranslate``: ``POST translate``, ``GET languages``, ``POST detect``.
+
+Why a prefix and not the root: the native ``POST /translate`` takes ``text``, LibreTranslate's takes ``q``;
+sharing one path would make both schemas vague. LibreTranslate clients take a base URL and append the route
+name (``libretranslatepy`` does ``url + "translate"``), so pointing them at ``http://host:8000/libretranslate/``
+is the whole migration. Parameters come as JSON, URL-encoded or multipart form fields, or the query string,
+as LibreTranslate (Flask's ``request.values``) reads them. Everything is served by the default model through
+the native pipeline (batching, limits, metrics). Errors keep the service's codes and statuses (422 becomes
+400, 401 becomes 403, as LibreTranslate answers) but LibreTranslate's shape: ``{"error": "message"}``.
+``alternatives`` is accepted and answered with empty lists: the engines return one hypothesis. A key comes
+from the ``Authorization``/``X-API-Key`` headers as on the native API, or from LibreTranslate's ``api_key``
+field; ``languages`` is open, as in LibreTranslate.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from service.auth.deps import authenticate_request
+from service.auth.guard import Caller
+from service.errors import InvalidJson, InvalidRequest, XltError, record_code
+from service.langnames import language_name
+from service.pipeline import TranslationPipeline
+from service.schemas import AUTO, DetectRequest, Text, TextFormat, TranslateRequest
+from service.state import AppState, get_pipeline, get_state
+
+PREFIX = "/libretranslate"
+_STATUS = {422: 400, 401: 403}  # LibreTranslate answers bad parameters with 400 and a bad API key with 403
+
+
+class LibreRoute(APIRoute):
+    """Renders the service's errors in LibreTranslate's ``{"error": message}`` shape, still counted by code."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except XltError as exc:
+                record_code(request.scope, exc.code)
+                status = _STATUS.get(exc.status, exc.status)
+                return JSONResponse({"error": exc.message}, status_code=status, headers=exc.headers())
+
+        return run
+
+
+router = APIRouter(prefix=PREFIX, tags=["libretranslate"], route_class=LibreRoute)
+
+
+class LibreTranslateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",  # LibreTranslate ignores fields it does not know (``secret``, ``frontend``...)
+        json_schema_extra={"examples": [{"q": "Hello world.", "source": "auto", "target": "de"}]},
+    )
+
+    q: Text | list[Text] = Field(description="one text or a list of texts")
+    source: Text = Field(default=AUTO, description='ISO 639-1 code, or "auto"')
+    target: Text = Field(description="ISO 639-1 code")
+    format: TextFormat = Field(default="text", description="`html` keeps the markup and translates the text")
+    alternatives: int = Field(default=0, ge=0, le=10, description="accepted; answered with empty lists")
+    api_key: str | None = Field(default=None, description="the API key, when the service requires one")
+
+
+class LibreDetectRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"q": "Das Haus ist klein."}]})
+
+    q: Text = Field(description="the text")
+    api_key: str | None = None
+
+
+class DetectedLanguage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"confidence": 92.5, "language": "de"}]})
+
+    confidence: float = Field(ge=0, le=100, description="percent")
+    language: str
+
+
+class LibreTranslateResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"translatedText": "Hallo Welt.", "detectedLanguage": {"confidence": 92.5, "language": "en"}}]
+        }
+    )
+
+    translatedText: str | list[str]  # LibreTranslate's field names
+    detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = Field(
+        default=None, description='with `source: "auto"` only'
+    )
+    alternatives: list[str] | list[list[str]] | None = Field(default=None, description="with `alternatives` > 0")
+
+
+class LibreLanguage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "en", "name": "English", "targets": ["de", "fr"]}]}
+    )
+
+    code: str
+    name: str
+    targets: list[str]
+
+
+def _form_multipart(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    """Fields of a ``multipart/form-data`` body, read with the stdlib MIME parser (no extra dependency)."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    fields = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields.append((name, payload.decode(part.get_content_charset() or "utf-8", "replace")))
+    return fields
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """The request's parameters from the query string and the body, as LibreTranslate's Flask app reads them."""
+    fields: list[tuple[str, str]] = list(request.query_params.multi_items())
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/json" or (not kind and body.lstrip().startswith(b"{")):
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidJson("request body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise InvalidRequest("the JSON body must be an object")
+        return dict(fields) | data
+    if kind == "multipart/form-data":
+        fields += _form_multipart(body, content_type)
+    elif body:
+        try:
+            fields += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest("the form body is not UTF-8") from exc
+    params: dict[str, Any] = {}
+    for key, value in fields:  # a repeated field (q=a&q=b) becomes a list
+        if key in params:
+            previous = params[key]
+            params[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            params[key] = value
+    return params
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _model(cls: type[M], params: dict[str, Any]) -> M:
+    try:
+        return cls.model_validate(params)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5]]
+        raise InvalidRequest("Invalid request: " + "; ".join(parts)) from exc
+
+
+async def _caller(request: Request, params: dict[str, Any]) -> Caller:
+    """The key in the headers, else in LibreTranslate's ``api_key`` field; checked before anything else."""
+    key = params.get("api_key")
+    return await authenticate_request(request, key if isinstance(key, str) else None)
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI: the same parameters as a JSON object or as form fields."""
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schema},
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "multipart/form-data": {"schema": schema},
+            },
+        }
+    }
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "bad parameters", "content": {"application/json": {"example": {"error": "..."}}}},
+    429: {"description": "overloaded (see Retry-After)"},
+    503: {"description": "not ready"},
+}
+
+Pipeline = Annotated[TranslationPipeline, Depends(get_pipeline)]
+
+
+@router.post(
+    "/translate",
+    response_model=LibreTranslateResponse,
+    response_model_exclude_none=True,
+    openapi_extra=_body(LibreTranslateRequest),
+    responses=_ERRORS,
+)
+async def translate(request: Request, pipeline: Pipeline) -> LibreTranslateResponse:
+    """LibreTranslate's ``/translate``: ``q`` (text or list), ``source`` (or ``auto``), ``target``, ``format``."""
+    raw = await _params(request)
+    caller = await _caller(request, raw)
+    params = _model(LibreTranslateRequest, raw)
+    native = _model(
+        TranslateRequest, {"text": params.q, "source": params.source, "target": params.target, "format": params.format}
+    )
+    async with caller.charge(sum(len(text) for text in native.texts())):
+        translations = (await pipeline.translate(native)).translations
+    single = isinstance(params.q, str)
+    texts = [t.text for t in translations]
+    response = LibreTranslateResponse(translatedText=texts[0] if single else texts)
+    if native.source == AUTO:
+        found = await pipeline.detect(DetectRequest(text=params.q, model=native.model, format=params.format))
+        detected = []
+        for translation, detection in zip(translations, found.detections, strict=True):
+            scores = {c.language: c.confidence for c in detection.candidates}
+            confidence = round(100 * scores.get(translation.source, detection.confidence), 2)
+            detected.append(DetectedLanguage(confidence=confidence, language=translation.source))
+        response.detectedLanguage = detected[0] if single else detected
+    if params.alternatives > 0:
+        none: list[list[str]] = [[] for _ in texts]
+        response.alternatives = [] if single else none
+    return response
+
+
+@router.post(
+    "/detect", response_model=list[DetectedLanguage], openapi_extra=_body(LibreDetectRequest), responses=_ERRORS
+)
+async def detect(request: Request, pipeline: Pipeline) -> list[DetectedLanguage]:
+    """LibreTranslate's ``/detect``: the default model's languages for ``q``, most likely first (percent)."""
+    raw = await _params(request)
+    await _caller(request, raw)
+    params = _model(LibreDetectRequest, raw)
+    found = await pipeline.detect(DetectRequest(text=params.q))
+    return [
+        DetectedLanguage(confidence=round(100 * c.confidence, 2), language=c.language)
+        for c in found.detections[0].candidates
+    ]
+
+
+@router.get("/languages", response_model=list[LibreLanguage])
+async def languages(state: Annotated[AppState, Depends(get_state)]) -> list[LibreLanguage]:
+    """LibreTranslate's ``/languages``: the default model's languages, each with the targets it reaches."""
+    if not len(state.registry):
+        return []
+    engine = state.registry.get()
+    targets: dict[str, list[str]] = {lang: [] for lang in engine.manifest.languages}
+    for source, target, _ in engine.manifest.directions():
+        targets[source].append(target)
+    return [LibreLanguage(code=c, name=language_name(c), targets=sorted(t)) for c, t in targets.items()]

@@ -1,0 +1,58 @@
+"""After training: convert, evaluate (supervised, zero-shot, few-shot, Apertium) and write the model card.
+
+``python -m training.finish`` is what ``make model`` runs after the two training steps; it can be rerun alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+from pathlib import Path
+
+from training import apertium, model_card
+from training.convert import convert_with_parity
+from training.data.build import DEFAULT_LANGS
+from training.evaluate import evaluate_engine
+from training.evaluate_fewshot import evaluate_fewshot
+from training.evaluate_zeroshot import evaluate_zeroshot
+
+
+def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_set: int = 200) -> None:
+    convert_with_parity(
+        work / "finetune" / "best",
+        out,
+        name=out.name,
+        tokenizer=work / "sentencepiece.model",
+        langs=list(DEFAULT_LANGS),
+        directions=work / "finetune" / "directions.json",
+        dev=data / "dev.tsv",
+        force=force,
+        with_checkpoint=True,
+    )
+    curve = work / "finetune" / "training_curve.png"
+    if curve.exists():
+        shutil.copyfile(curve, out / "training_curve.png")
+    evaluate_engine(out, data / "test.tsv", out / "metrics.json", max_per_set=max_per_set)
+    if apertium.available():
+        apertium.score(data / "test.tsv", list(DEFAULT_LANGS), out / "apertium.json", max_per_set=max_per_set)
+    evaluate_zeroshot(out, data / "test.tsv", max_per_set=max_per_set, out=out / "zeroshot.json")
+    evaluate_fewshot(out, data / "test.tsv", max_per_direction=max_per_set, out=out / "fewshot.json")
+    model_card.write(out, work, data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("models/xlt-base"))
+    parser.add_argument("--work", type=Path, default=Path("runs/default"))
+    parser.add_argument("--data", type=Path, default=Path("data/corpus"))
+    parser.add_argument("--max-per-set", type=int, default=200)
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    finish(args.out, args.work, args.data, force=args.force, max_per_set=args.max_per_set)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
