@@ -94,5 +94,12 @@ def build_examples(
     return dict(out)
 
 
+def oriented(pairs: Iterable[Pair], src: str, tgt: str) -> list[tuple[str, str]]:
+    """(source, target) texts of the pairs between ``src`` and ``tgt``, turned to read ``src`` -> ``tgt``."""
+    return [
+        (p.src, p.tgt) if p.src_lang == src else (p.tgt, p.src) for p in pairs if {p.src_lang, p.tgt_lang} == {src, tgt}
+    ]
+
+
 def read_split(path: Path, langs: set[str] | None = None) -> list[Pair]:
     return [p for p in read_pairs(path) if langs is None or {p.src_lang, p.tgt_lang} <= langs]

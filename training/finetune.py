@@ -17,7 +17,7 @@ import sacrebleu
 from torch import nn
 from transformers import MarianMTModel
 
-from training.corpus import build_examples, directions_of, load_vocab, read_split
+from training.corpus import build_examples, directions_of, load_vocab, oriented, read_split
 from training.decode import translate
 from training.model import Architecture, build_model
 from training.sampling import PairSampler
@@ -33,11 +33,7 @@ def dev_evaluator(dev: Path, vocab_path: Path, langs: set[str] | None, per_direc
     rng.shuffle(pairs)
     sets: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
     for src, tgt in directions_of(pairs):
-        rows = [
-            (p.src, p.tgt) if p.src_lang == src else (p.tgt, p.src)
-            for p in pairs
-            if {p.src_lang, p.tgt_lang} == {src, tgt}
-        ][:per_direction]
+        rows = oriented(pairs, src, tgt)[:per_direction]
         sets[(src, tgt)] = ([r[0] for r in rows], [r[1] for r in rows])
 
     def evaluate(model: nn.Module) -> dict[str, float]:
@@ -134,11 +130,7 @@ def finetune_pretrained(
         wanted = [d for d in wanted if d == own] or wanted[:1]
     examples: dict[tuple[str, str], list[Example]] = {}
     for k, (src, tgt) in enumerate(wanted):
-        rows = [
-            (p.src, p.tgt) if p.src_lang == src else (p.tgt, p.src)
-            for p in pairs
-            if {p.src_lang, p.tgt_lang} == {src, tgt}
-        ]
+        rows = oriented(pairs, src, tgt)
         if not rows:
             continue
         source_ids, labels = family.encode([r[0] for r in rows], [r[1] for r in rows], src, tgt)
@@ -191,11 +183,7 @@ def _pretrained_evaluator(
     random.Random(seed).shuffle(pairs)
     sets = {}
     for src, tgt in sorted(directions):
-        rows = [
-            (p.src, p.tgt) if p.src_lang == src else (p.tgt, p.src)
-            for p in pairs
-            if {p.src_lang, p.tgt_lang} == {src, tgt}
-        ][:per_direction]
+        rows = oriented(pairs, src, tgt)[:per_direction]
         if rows:
             sets[(src, tgt)] = rows
 
