@@ -39,7 +39,7 @@ from service.errors import (
     UnsupportedLanguage,
 )
 from service.fewshot.format import Example, ExampleTokens, build_source, tokenize_examples
-from service.fewshot.memories import Hit, Memories
+from service.fewshot.memories import ANONYMOUS, Hit, Memories, Scope
 from service.fewshot.store import check_memory_id
 from service.html_format import HtmlSegments, split_html, visible_text
 from service.langid import LanguageDetector, rank_languages
@@ -223,15 +223,18 @@ class TranslationPipeline:
             plan.pivot = True
         return plan
 
-    async def translate(self, request: TranslateRequest) -> TranslateResponse:
+    async def translate(self, request: TranslateRequest, scope: Scope = ANONYMOUS) -> TranslateResponse:
+        """``scope``: whose translation memories ``request.memory`` may name (the caller's key's)."""
         engine = self._registry.get(request.model)
         scheduler = self._schedulers.get(engine.name)
         if scheduler is None or not scheduler.running:
             raise NotReady(f"model {engine.name!r} is not ready")
         with self.leases.hold(scheduler):  # a hot reload retires this scheduler only after we are done
-            return await self._translate(request, engine, scheduler)
+            return await self._translate(request, engine, scheduler, scope)
 
-    async def _translate(self, request: TranslateRequest, engine: Engine, scheduler: Scheduler) -> TranslateResponse:
+    async def _translate(
+        self, request: TranslateRequest, engine: Engine, scheduler: Scheduler, scope: Scope
+    ) -> TranslateResponse:
         deadline = asyncio.get_running_loop().time() + self._settings.request_timeout_s
         texts = self._texts(request)
         options = self._options(request.options)
@@ -252,7 +255,7 @@ class TranslationPipeline:
         if any(p.zero_shot and not p.passthrough for p in plans):
             self._metrics.zero_shot_requests.labels(engine.name).inc()
         if memory_id is not None:
-            await self._apply_memory(engine, memory_id, plans, target)
+            await self._apply_memory(engine, memory_id, plans, target, scope)
         most = self._settings.max_examples
         for plan in plans:
             for sentence in plan.pending():
@@ -265,7 +268,9 @@ class TranslationPipeline:
             await self._fall_back(engine, run, plans, directions)
         return TranslateResponse(translations=[self._translation(engine, p, target, options) for p in plans])
 
-    async def _apply_memory(self, engine: Engine, memory_id: str, plans: list[_TextPlan], target: str) -> None:
+    async def _apply_memory(
+        self, engine: Engine, memory_id: str, plans: list[_TextPlan], target: str, scope: Scope
+    ) -> None:
         """Exact matches (whole text, else per sentence) replace translation; fuzzy ones become examples."""
         memories = self._memories
         if memories is None:
@@ -282,8 +287,8 @@ class TranslationPipeline:
 
         def lookup() -> dict[str, list[Hit]]:
             if not queries:
-                memories.require(memory_id)  # a missing memory is an error even when nothing is looked up
-            return {src: memories.lookup(memory_id, src, target, q, k, threshold) for src, q in queries.items()}
+                memories.require(memory_id, scope)  # a missing memory is an error even when nothing is looked up
+            return {src: memories.lookup(memory_id, src, target, q, k, threshold, scope) for src, q in queries.items()}
 
         found = {src: iter(hits) for src, hits in (await asyncio.to_thread(lookup)).items()}
         hits_total = self._metrics.memory_hits

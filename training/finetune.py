@@ -67,6 +67,7 @@ def finetune(
     resume: bool = False,
     seed: int = 1,
     lr: float = 5e-4,
+    threads: int | None = None,
 ) -> dict[str, object]:
     """Fine-tune ``init`` (a pretrained checkpoint folder) or, with no ``init``, train from random weights."""
     vocab = load_vocab(tokenizer)
@@ -85,6 +86,8 @@ def finetune(
     cfg = TrainConfig(
         out=out, minutes=minutes, max_steps=max_steps, lr=lr, warmup=200, eval_every=eval_every, seed=seed
     )
+    if threads:
+        cfg.threads = threads
     summary = train(model, sampler, cfg, pad=vocab.pad, evaluate=evaluate, resume=resume)
     summary["trained_directions"] = sorted(examples)
     summary["init"] = arch_info

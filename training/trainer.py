@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -137,9 +138,10 @@ def train(
 
     model.train()
     budget = cfg.minutes * 60
+    stop = _StopFlag()
     started, last_save = time.monotonic() - elapsed, time.monotonic()
     bar = tqdm(total=int(budget), initial=int(elapsed), unit="s", desc=cfg.out.name, mininterval=10)
-    while step < cfg.max_steps and elapsed < budget:
+    while step < cfg.max_steps and elapsed < budget and not stop.requested:
         for group in optim.param_groups:
             group["lr"] = _lr(step + 1, cfg)
         optim.zero_grad(set_to_none=True)
@@ -163,6 +165,7 @@ def train(
             checkpoint()
             last_save = now
     bar.close()
+    stop.restore()
     run_eval()
     checkpoint()
     save(model, cfg.out / "last")
@@ -172,6 +175,28 @@ def train(
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     plot_curve(history, cfg.out / "training_curve.png")
     return summary
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT end the run at the next step boundary, with the usual final eval and checkpoint, so a
+    stopped run can be resumed with other settings (threads, minutes) without losing the steps since the last save."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._request)
+        except ValueError:  # not the main thread: keep the default handlers
+            self._previous = {}
+
+    def _request(self, signum: int, frame: object) -> None:
+        log.warning("signal %d: stopping after this step", signum)
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def plot_curve(history: list[dict[str, object]], path: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from service.auth.keys import ApiKey, KeyStore
 from service.auth.limits import RateLimiter, seconds_to_utc_midnight, utc_day
 from service.errors import Forbidden, QuotaExceeded, Unauthorized
+from service.fewshot.memories import Scope
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ class Caller:
     @property
     def key_id(self) -> str | None:
         return None if self.key is None else self.key.id
+
+    @property
+    def memory_scope(self) -> Scope:
+        """The translation memories this caller may use: its key's own; an admin key's, every one."""
+        return Scope(self.key_id, everyone=self.key is not None and self.key.admin)
 
     def charge(self, chars: int) -> AbstractAsyncContextManager[None]:
         """``async with caller.charge(n):`` around the work that uses ``n`` characters of the quota."""

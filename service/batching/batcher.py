@@ -5,7 +5,9 @@ Why one owner task (TGI style): only this task pops the queue, so there are no l
   ``max_batch_size`` sentences;
 - an idle engine with one request waiting starts at once (no added latency for a lone client);
 - otherwise a partly filled batch waits at most ``max_wait_ms`` (from its oldest item) for company;
-- while a batch runs, new arrivals accumulate and form the next one;
+- while a batch runs, new arrivals accumulate and form the next one: with several engine workers, a partly filled
+  batch is held about one batch time (measured) before it takes a free worker, since a second worker running
+  batches of one or two costs more per sentence than the batch it would have joined (a full batch starts at once);
 - a request is refused (429) when the queue is full, or when the work already queued would take longer than
   ``max_queue_wait_s`` (half the request deadline): under overload clients get a fast 429, never a 504.
 Every future is resolved: a failing batch sets the error on each of its futures, and stopping fails what is
@@ -162,7 +164,10 @@ class Batcher:
             return 0.0
         if self._inflight == 0 and self._queue.submissions() <= 1:
             return 0.0  # idle engine, one request waiting: adding latency would gain nothing
-        remaining = oldest.enqueued_at + self._policy.max_wait_s - time.monotonic()
+        hold = self._policy.max_wait_s
+        if self._inflight:
+            hold += self._batch_s  # another batch runs: gather company until about when it ends
+        remaining = oldest.enqueued_at + hold - time.monotonic()
         return max(0.0, remaining)
 
     async def _loop(self) -> None:

@@ -48,6 +48,22 @@ def store_opener(url: str | None, data_dir: Path, given: MemoryStore | None = No
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Whose memories a caller may use: those created with its API key (``key_id``; None for callers without a
+    key), or all of them (``everyone``: admin keys). Another key's memory answers 404, as if it did not exist,
+    so that ids cannot be probed."""
+
+    key_id: str | None = None
+    everyone: bool = False
+
+    def sees(self, owner: str | None) -> bool:
+        return self.everyone or owner == self.key_id
+
+
+ANONYMOUS = Scope()
+
+
+@dataclass(frozen=True)
 class Hit:
     """What a memory knows about one sentence: its stored translation, or similar examples."""
 
@@ -70,37 +86,58 @@ class Memories:
                 self._store = self._open_store()
             return self._store
 
-    def create(self, name: str) -> MemoryInfo:
-        return self.store.create(name)
+    def create(self, name: str, scope: Scope = ANONYMOUS) -> MemoryInfo:
+        return self.store.create(name, owner=scope.key_id)
 
-    def get(self, memory_id: str) -> MemoryInfo:
-        return self.store.get(memory_id)
+    def get(self, memory_id: str, scope: Scope = ANONYMOUS) -> MemoryInfo:
+        info = self.store.get(memory_id)
+        if not scope.sees(info.owner):
+            raise MemoryNotFound(f"memory {memory_id} not found")
+        return info
 
-    def list_memories(self) -> list[MemoryInfo]:
-        return self.store.list_memories()
+    def list_memories(self, scope: Scope = ANONYMOUS) -> list[MemoryInfo]:
+        return [m for m in self.store.list_memories() if scope.sees(m.owner)]
 
-    def delete(self, memory_id: str) -> None:
+    def delete(self, memory_id: str, scope: Scope = ANONYMOUS) -> None:
+        self.require(memory_id, scope)
         self.store.delete(memory_id)
         self._forget(memory_id)
 
-    def add(self, memory_id: str, source_lang: str, target_lang: str, pairs: Sequence[tuple[str, str]]) -> int:
+    def add(
+        self,
+        memory_id: str,
+        source_lang: str,
+        target_lang: str,
+        pairs: Sequence[tuple[str, str]],
+        scope: Scope = ANONYMOUS,
+    ) -> int:
+        self.require(memory_id, scope)
         revision = self.store.add(memory_id, source_lang, target_lang, pairs)
         self._current((memory_id, source_lang, target_lang), revision)
         return revision
 
-    def require(self, memory_id: str) -> int:
-        """The memory's revision; ``MemoryNotFound`` when it does not exist (any more)."""
-        revision = self.store.revision(memory_id)
-        if revision is None:
+    def require(self, memory_id: str, scope: Scope = ANONYMOUS) -> int:
+        """The memory's revision; ``MemoryNotFound`` when it does not exist (any more) or is not the caller's."""
+        head = self.store.head(memory_id)
+        if head is None:
             self._forget(memory_id)
             raise MemoryNotFound(f"memory {memory_id} not found")
-        return revision
+        if not scope.sees(head.owner):
+            raise MemoryNotFound(f"memory {memory_id} not found")
+        return head.revision
 
     def lookup(
-        self, memory_id: str, source_lang: str, target_lang: str, sentences: Sequence[str], k: int, threshold: float
+        self,
+        memory_id: str,
+        source_lang: str,
+        target_lang: str,
+        sentences: Sequence[str],
+        k: int,
+        threshold: float,
+        scope: Scope = ANONYMOUS,
     ) -> list[Hit]:
         """Per sentence: the exact match, else up to ``k`` fuzzy matches scoring at least ``threshold``."""
-        revision = self.require(memory_id)
+        revision = self.require(memory_id, scope)
         index = self._current((memory_id, source_lang, target_lang), revision)
         hits = []
         with index.lock:
@@ -124,9 +161,9 @@ class Memories:
             self._cache.move_to_end(key)
         with index.lock:
             if index.checked < revision:
-                latest = self.store.revision(key[0])
+                head = self.store.head(key[0])
                 index.update(self.store.entries_since(*key, max(index.checked, 0)))
-                index.checked = latest if latest is not None else revision
+                index.checked = head.revision if head is not None else revision
         return index
 
     def _forget(self, memory_id: str) -> None:

@@ -1,7 +1,7 @@
 """Translation memories at rest: the ``MemoryStore`` protocol and its SQLite implementation.
 
 Why a protocol: one replica keeps memories in a SQLite file under ``XLT_DATA_DIR``; several replicas sharing
-memories need a server database (PostgreSQL) behind the same five calls. Every write commits before it returns,
+memories need a server database (PostgreSQL) behind the same few calls. Every write commits before it returns,
 so what the API acknowledged survives a crash (WAL, ``synchronous=FULL``); a failed write (locked database, full
 disk) is rolled back whole and answered 503 ``store_unavailable`` or 507 ``store_full``. Each write bumps the memory's
 ``revision`` and stamps its entries with it: an index in any replica catches up by reading only newer entries.
@@ -58,7 +58,16 @@ class MemoryInfo:
     name: str
     created_at: float
     revision: int
+    owner: str | None = None  # the API key that created it (None: created without a key)
     pairs: tuple[PairCount, ...] = ()
+
+
+@dataclass(frozen=True)
+class Head:
+    """What every lookup reads first: whether the cached index is current, and who may see the memory."""
+
+    revision: int
+    owner: str | None
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ class Entry:
 class MemoryStore(Protocol):
     """What the service needs from memory storage; ids are checked before they get here."""
 
-    def create(self, name: str) -> MemoryInfo: ...
+    def create(self, name: str, owner: str | None = None) -> MemoryInfo: ...
 
     def get(self, memory_id: str) -> MemoryInfo:
         """The memory with its entry counts per language pair; ``MemoryNotFound`` when missing."""
@@ -85,8 +94,8 @@ class MemoryStore(Protocol):
         """Insert or replace entries (keyed by normalized source); returns the new revision, committed."""
         ...
 
-    def revision(self, memory_id: str) -> int | None:
-        """The memory's revision (cheap: called on every lookup), or None when it does not exist."""
+    def head(self, memory_id: str) -> Head | None:
+        """The memory's revision and owner (cheap: called on every lookup), or None when it does not exist."""
         ...
 
     def entries_since(self, memory_id: str, source_lang: str, target_lang: str, revision: int) -> list[Entry]:
@@ -96,12 +105,14 @@ class MemoryStore(Protocol):
     def close(self) -> None: ...
 
 
+INFO_COLUMNS = "id, name, created_at, revision, owner"  # MemoryInfo's stored fields, in order
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     created_at REAL NOT NULL,
-    revision INTEGER NOT NULL DEFAULT 0
+    revision INTEGER NOT NULL DEFAULT 0,
+    owner TEXT
 );
 CREATE TABLE IF NOT EXISTS entries (
     memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
@@ -128,6 +139,9 @@ class SQLiteMemoryStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = connect(path, busy_timeout_s=busy_timeout_s)
             self._writer.executescript(_SCHEMA)  # IF NOT EXISTS: idempotent
+            columns = {row[1] for row in self._writer.execute("PRAGMA table_info(memories)")}
+            if "owner" not in columns:  # a store written before memories had owners: theirs stay unowned
+                self._writer.execute("ALTER TABLE memories ADD COLUMN owner TEXT")
             self._reader = connect(path, busy_timeout_s=busy_timeout_s)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -142,20 +156,18 @@ class SQLiteMemoryStore:
         with self._read_lock, store_errors(STORE):
             yield self._reader
 
-    def create(self, name: str) -> MemoryInfo:
-        info = MemoryInfo(id=new_memory_id(), name=name, created_at=time.time(), revision=0)
+    def create(self, name: str, owner: str | None = None) -> MemoryInfo:
+        info = MemoryInfo(id=new_memory_id(), name=name, created_at=time.time(), revision=0, owner=owner)
         with self._write() as db:
             db.execute(
-                "INSERT INTO memories (id, name, created_at, revision) VALUES (?, ?, ?, 0)",
-                (info.id, info.name, info.created_at),
+                "INSERT INTO memories (id, name, created_at, revision, owner) VALUES (?, ?, ?, 0, ?)",
+                (info.id, info.name, info.created_at, owner),
             )
         return info
 
     def get(self, memory_id: str) -> MemoryInfo:
         with self._read() as db:
-            row = db.execute(
-                "SELECT id, name, created_at, revision FROM memories WHERE id = ?", (memory_id,)
-            ).fetchone()
+            row = db.execute(f"SELECT {INFO_COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
             if row is None:
                 raise MemoryNotFound(f"memory {memory_id} not found")
             counts = db.execute(
@@ -163,11 +175,11 @@ class SQLiteMemoryStore:
                 "GROUP BY source_lang, target_lang ORDER BY source_lang, target_lang",
                 (memory_id,),
             ).fetchall()
-        return MemoryInfo(row[0], row[1], row[2], row[3], pairs=tuple(PairCount(*c) for c in counts))
+        return MemoryInfo(row[0], row[1], row[2], row[3], row[4], tuple(PairCount(*c) for c in counts))
 
     def list_memories(self) -> list[MemoryInfo]:
         with self._read() as db:
-            rows = db.execute("SELECT id, name, created_at, revision FROM memories ORDER BY created_at, id").fetchall()
+            rows = db.execute(f"SELECT {INFO_COLUMNS} FROM memories ORDER BY created_at, id").fetchall()
         return [MemoryInfo(*row) for row in rows]
 
     def delete(self, memory_id: str) -> None:
@@ -191,10 +203,10 @@ class SQLiteMemoryStore:
             )
         return revision
 
-    def revision(self, memory_id: str) -> int | None:
+    def head(self, memory_id: str) -> Head | None:
         with self._read() as db:
-            row = db.execute("SELECT revision FROM memories WHERE id = ?", (memory_id,)).fetchone()
-        return None if row is None else int(row[0])
+            row = db.execute("SELECT revision, owner FROM memories WHERE id = ?", (memory_id,)).fetchone()
+        return None if row is None else Head(int(row[0]), row[1])
 
     def entries_since(self, memory_id: str, source_lang: str, target_lang: str, revision: int) -> list[Entry]:
         with self._read() as db:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.errors import InvalidRequest, MemoryNotFound, StoreFull, StoreUnavailable, XltError
-from service.fewshot.store import STORE, Entry, MemoryInfo, PairCount, new_memory_id, normalize
+from service.fewshot.store import INFO_COLUMNS, STORE, Entry, Head, MemoryInfo, PairCount, new_memory_id, normalize
 
 if TYPE_CHECKING:
     import psycopg
@@ -48,8 +48,10 @@ CREATE TABLE IF NOT EXISTS xlt_memories (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     created_at DOUBLE PRECISION NOT NULL,
-    revision BIGINT NOT NULL DEFAULT 0
+    revision BIGINT NOT NULL DEFAULT 0,
+    owner TEXT
 );
+ALTER TABLE xlt_memories ADD COLUMN IF NOT EXISTS owner TEXT;
 CREATE TABLE IF NOT EXISTS xlt_memory_entries (
     memory_id TEXT NOT NULL REFERENCES xlt_memories(id) ON DELETE CASCADE,
     source_lang TEXT NOT NULL,
@@ -249,14 +251,14 @@ class PostgresMemoryStore:
                         log.warning("%s: a pooled connection was broken; retrying the read on a new one", STORE)
         raise AssertionError("unreachable")
 
-    def create(self, name: str) -> MemoryInfo:
+    def create(self, name: str, owner: str | None = None) -> MemoryInfo:
         _check_text(name)
-        info = MemoryInfo(id=new_memory_id(), name=name, created_at=time.time(), revision=0)
+        info = MemoryInfo(id=new_memory_id(), name=name, created_at=time.time(), revision=0, owner=owner)
 
         def insert(db: Connection) -> None:
             db.execute(
-                "INSERT INTO xlt_memories (id, name, created_at, revision) VALUES (%s, %s, %s, 0)",
-                (info.id, info.name, info.created_at),
+                "INSERT INTO xlt_memories (id, name, created_at, revision, owner) VALUES (%s, %s, %s, 0, %s)",
+                (info.id, info.name, info.created_at, owner),
             )
 
         self._call(insert, write=True)
@@ -266,9 +268,7 @@ class PostgresMemoryStore:
         def read(db: Connection) -> MemoryInfo:
             with db.transaction():  # one snapshot for the memory and its counts
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                row = db.execute(
-                    "SELECT id, name, created_at, revision FROM xlt_memories WHERE id = %s", (memory_id,)
-                ).fetchone()
+                row = db.execute(f"SELECT {INFO_COLUMNS} FROM xlt_memories WHERE id = %s", (memory_id,)).fetchone()
                 if row is None:
                     raise MemoryNotFound(f"memory {memory_id} not found")
                 counts = db.execute(
@@ -276,13 +276,13 @@ class PostgresMemoryStore:
                     "GROUP BY source_lang, target_lang ORDER BY source_lang, target_lang",
                     (memory_id,),
                 ).fetchall()
-            return MemoryInfo(row[0], row[1], row[2], row[3], pairs=tuple(PairCount(*c) for c in counts))
+            return MemoryInfo(row[0], row[1], row[2], row[3], row[4], tuple(PairCount(*c) for c in counts))
 
         return self._call(read, write=False)
 
     def list_memories(self) -> list[MemoryInfo]:
         def read(db: Connection) -> list[Any]:
-            query = "SELECT id, name, created_at, revision FROM xlt_memories ORDER BY created_at, id"
+            query = f"SELECT {INFO_COLUMNS} FROM xlt_memories ORDER BY created_at, id"
             return db.execute(query).fetchall()
 
         return [MemoryInfo(*row) for row in self._call(read, write=False)]
@@ -327,12 +327,12 @@ class PostgresMemoryStore:
 
         return self._call(upsert, write=True)
 
-    def revision(self, memory_id: str) -> int | None:
+    def head(self, memory_id: str) -> Head | None:
         def read(db: Connection) -> Any:
-            return db.execute("SELECT revision FROM xlt_memories WHERE id = %s", (memory_id,)).fetchone()
+            return db.execute("SELECT revision, owner FROM xlt_memories WHERE id = %s", (memory_id,)).fetchone()
 
         row = self._call(read, write=False)
-        return None if row is None else int(row[0])
+        return None if row is None else Head(int(row[0]), row[1])
 
     def entries_since(self, memory_id: str, source_lang: str, target_lang: str, revision: int) -> list[Entry]:
         def read(db: Connection) -> list[Any]:

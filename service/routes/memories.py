@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from service.auth.deps import require_caller
+from service.auth.guard import Caller
 from service.errors import EmptyText, InvalidRequest, TextTooLong, error_body
 from service.fewshot.imports import Pairs, parse_tmx, parse_tsv
-from service.fewshot.memories import Memories
+from service.fewshot.memories import Memories, Scope
 from service.fewshot.store import MemoryInfo, check_memory_id
 from service.schemas import Memory, MemoryCreate, MemoryEntries, MemoryList, MemoryPairCount, MemoryWrite
 from service.settings import Settings
@@ -32,6 +33,13 @@ _ID_ERRORS: dict[int | str, dict[str, Any]] = {
 _LANG = r"^[a-z]{2}$"
 
 MemoriesDep = Annotated[Memories, Depends(get_memories)]
+
+
+def caller_scope(caller: Annotated[Caller, Depends(require_caller)]) -> Scope:
+    return caller.memory_scope
+
+
+ScopeDep = Annotated[Scope, Depends(caller_scope)]
 
 
 def memory_id(memory_id: str) -> str:
@@ -57,44 +65,49 @@ def _memory(info: MemoryInfo) -> Memory:
     )
 
 
-def _write(memories: Memories, memory_id: str, pairs: Pairs) -> MemoryWrite:
-    memories.require(memory_id)
+def _write(memories: Memories, memory_id: str, pairs: Pairs, scope: Scope) -> MemoryWrite:
+    memories.require(memory_id, scope)
     revision = 0
     written = []
     for (source_lang, target_lang), entries in sorted(pairs.items()):
-        revision = memories.add(memory_id, source_lang, target_lang, entries)
+        revision = memories.add(memory_id, source_lang, target_lang, entries, scope)
         written.append(MemoryPairCount(source_lang=source_lang, target_lang=target_lang, entries=len(entries)))
-    return MemoryWrite(id=memory_id, revision=revision or memories.require(memory_id), written=written)
+    return MemoryWrite(id=memory_id, revision=revision or memories.require(memory_id, scope), written=written)
 
 
 @router.post("", response_model=Memory, status_code=201)
-async def create(body: MemoryCreate, memories: MemoriesDep) -> Memory:
-    """Create an empty memory; its ``id`` (uuid4 hex) names it in every other call."""
-    return _memory(await asyncio.to_thread(memories.create, body.name))
+async def create(body: MemoryCreate, memories: MemoriesDep, scope: ScopeDep) -> Memory:
+    """Create an empty memory; its ``id`` (uuid4 hex) names it in every other call. It belongs to the API key
+    that created it: other keys get 404 for it (admin keys see every memory)."""
+    return _memory(await asyncio.to_thread(memories.create, body.name, scope))
 
 
 @router.get("", response_model=MemoryList)
-async def list_memories(memories: MemoriesDep) -> MemoryList:
-    """Every memory with its entry counts (the playground's memory picker)."""
-    return MemoryList(memories=[_memory(m) for m in await asyncio.to_thread(memories.list_memories)])
+async def list_memories(memories: MemoriesDep, scope: ScopeDep) -> MemoryList:
+    """The caller's memories with their entry counts (the playground's memory picker)."""
+    return MemoryList(memories=[_memory(m) for m in await asyncio.to_thread(memories.list_memories, scope)])
 
 
 @router.get("/{memory_id}", response_model=Memory, responses=_ID_ERRORS)
-async def read(memory_id: MemoryId, memories: MemoriesDep) -> Memory:
+async def read(memory_id: MemoryId, memories: MemoriesDep, scope: ScopeDep) -> Memory:
     """The memory with its entry count per language pair."""
-    return _memory(await asyncio.to_thread(memories.get, memory_id))
+    return _memory(await asyncio.to_thread(memories.get, memory_id, scope))
 
 
 @router.delete("/{memory_id}", status_code=204, response_class=Response, responses=_ID_ERRORS)
-async def delete(memory_id: MemoryId, memories: MemoriesDep) -> Response:
+async def delete(memory_id: MemoryId, memories: MemoriesDep, scope: ScopeDep) -> Response:
     """Delete the memory and all its entries."""
-    await asyncio.to_thread(memories.delete, memory_id)
+    await asyncio.to_thread(memories.delete, memory_id, scope)
     return Response(status_code=204)
 
 
 @router.post("/{memory_id}/entries", response_model=MemoryWrite, responses=_ID_ERRORS)
 async def add_entries(
-    memory_id: MemoryId, body: MemoryEntries, memories: MemoriesDep, config: Annotated[Settings, Depends(settings)]
+    memory_id: MemoryId,
+    body: MemoryEntries,
+    memories: MemoriesDep,
+    scope: ScopeDep,
+    config: Annotated[Settings, Depends(settings)],
 ) -> MemoryWrite:
     """Add pairs for one language pair; a pair whose source is already stored replaces its translation."""
     for i, pair in enumerate(body.pairs):
@@ -106,7 +119,7 @@ async def add_entries(
     if body.source_lang == body.target_lang:
         raise InvalidRequest("source_lang and target_lang are the same")
     pairs = {(body.source_lang, body.target_lang): [(p.source.strip(), p.target.strip()) for p in body.pairs]}
-    return await asyncio.to_thread(_write, memories, memory_id, pairs)
+    return await asyncio.to_thread(_write, memories, memory_id, pairs, scope)
 
 
 @router.post("/{memory_id}/import", response_model=MemoryWrite, responses=_ID_ERRORS)
@@ -114,6 +127,7 @@ async def import_file(
     memory_id: MemoryId,
     request: Request,
     memories: MemoriesDep,
+    scope: ScopeDep,
     config: Annotated[Settings, Depends(settings)],
     fmt: Annotated[Literal["tsv", "tmx"], Query(alias="format", description="the body's file format")],
     source_lang: Annotated[str | None, Query(pattern=_LANG)] = None,
@@ -133,6 +147,6 @@ async def import_file(
             pairs = parse_tsv(data, source_lang, target_lang, limit)
         else:
             pairs = parse_tmx(data, source_lang, target_lang, limit)
-        return _write(memories, memory_id, pairs)
+        return _write(memories, memory_id, pairs, scope)
 
     return await asyncio.to_thread(parse_and_write)

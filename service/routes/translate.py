@@ -38,4 +38,4 @@ async def translate(
 ) -> TranslateResponse:
     """Translate one text or a list of texts; one translation per input, in order."""
     async with caller.charge(sum(len(text) for text in request.texts())):  # the key's daily characters
-        return await pipeline.translate(request)
+        return await pipeline.translate(request, caller.memory_scope)

@@ -226,3 +226,33 @@ def test_cli_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["keys", "revoke", "../../etc", *data]) == 2
     assert main(["keys", "revoke", "0" * 12, *data]) == 1
     assert main(["keys", "create", "--chars-per-day", "0", *data]) == 2
+
+
+async def test_memories_belong_to_the_key_that_created_them(app_client: AppClient, keys: KeyStore) -> None:
+    _, alice = keys.create("alice")
+    _, bob = keys.create("bob")
+    _, ops = keys.create("ops", admin=True)
+    pairs = {"source_lang": "en", "target_lang": "de", "pairs": [{"source": "hello world", "target": "Hallo Welt"}]}
+    async with app_client(api_keys_required=True) as client:
+        created = await client.post("/memories", json={"name": "alice's"}, headers=bearer(alice))
+        memory_id = created.json()["id"]
+        assert (
+            await client.post(f"/memories/{memory_id}/entries", json=pairs, headers=bearer(alice))
+        ).status_code == 200
+        use = {**BODY, "memory": memory_id}
+        mine = await client.post("/translate", json=use, headers=bearer(alice))
+        assert mine.json()["translations"][0]["text"] == "Hallo Welt"
+
+        # another key cannot tell the memory exists: every route answers as for a missing one
+        assert_error(await client.get(f"/memories/{memory_id}", headers=bearer(bob)), 404, "memory_not_found")
+        assert_error(await client.post("/translate", json=use, headers=bearer(bob)), 404, "memory_not_found")
+        entries = await client.post(f"/memories/{memory_id}/entries", json=pairs, headers=bearer(bob))
+        assert_error(entries, 404, "memory_not_found")
+        assert_error(await client.delete(f"/memories/{memory_id}", headers=bearer(bob)), 404, "memory_not_found")
+        assert (await client.get("/memories", headers=bearer(bob))).json() == {"memories": []}
+
+        # an admin key sees every memory; the owner still has it
+        listed = (await client.get("/memories", headers=bearer(ops))).json()["memories"]
+        assert [m["id"] for m in listed] == [memory_id]
+        assert (await client.get(f"/memories/{memory_id}", headers=bearer(alice))).status_code == 200
+        assert (await client.delete(f"/memories/{memory_id}", headers=bearer(alice))).status_code == 204

@@ -106,6 +106,26 @@ async def test_partial_batch_waits_for_company(engine: FakeEngine, batcher_facto
     assert sorted(engine.batches()[1]) == ["b", "c", "d"]
 
 
+async def test_second_worker_holds_a_partial_batch_while_the_first_runs(
+    engine: FakeEngine, batcher_factory: Factory
+) -> None:
+    """Two engine workers: arrivals during a running batch gather into one batch instead of taking the free
+    worker one by one after ``max_wait_s``."""
+    batcher = batcher_factory(max_wait_s=0.001, concurrency=2)
+    first = submit(batcher, ["a"])
+    await wait_started(engine)
+    later = []
+    for text in ("b", "c", "d"):
+        later.append(submit(batcher, [text]))
+        await asyncio.sleep(0.01)  # ten times max_wait_s apart: without holding each would run alone
+    assert len(engine.calls) == 1  # held: the first batch's measured time (0.1 s before any) has not passed
+    assert engine.gate is not None
+    engine.gate.set()
+    await results(first)
+    assert [await results(r) for r in later] == [["de:b"], ["de:c"], ["de:d"]]
+    assert sorted(engine.batches()[1]) == ["b", "c", "d"]
+
+
 async def test_token_budget_is_respected(engine: FakeEngine, batcher_factory: Factory) -> None:
     batcher = batcher_factory(max_batch_tokens=12, max_batch_size=64)
     first = submit(batcher, ["x"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import socket
+import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from service.app import create_app
 from service.errors import InvalidMemoryId, InvalidRequest, MemoryNotFound, StoreUnavailable
 from service.fewshot.index import PairIndex, edit_distance, similarity, words
 from service.fewshot.memories import Memories, store_opener
-from service.fewshot.store import Entry, MemoryStore, SQLiteMemoryStore, check_memory_id
+from service.fewshot.store import Entry, Head, MemoryStore, SQLiteMemoryStore, check_memory_id
 from service.fewshot.store_postgres import PostgresMemoryStore
 from service.settings import Settings
 from tests.fakes import FakeEngine
@@ -68,11 +69,36 @@ def test_create_get_list_delete(store: MemoryStore) -> None:
     assert store.get(memory.id).name == "legal" and store.get(memory.id).pairs == ()
     assert [m.id for m in store.list_memories()] == [memory.id]
     store.delete(memory.id)
-    assert store.revision(memory.id) is None and store.list_memories() == []
+    assert store.head(memory.id) is None and store.list_memories() == []
     with pytest.raises(MemoryNotFound):
         store.get(memory.id)
     with pytest.raises(MemoryNotFound):
         store.delete(memory.id)
+
+
+def test_owner_is_stored_and_read_back(store: MemoryStore) -> None:
+    owned, unowned = store.create("m", owner="key1"), store.create("n")
+    assert store.get(owned.id).owner == "key1" and store.head(owned.id).owner == "key1"
+    assert store.get(unowned.id).owner is None and store.head(unowned.id).owner is None
+    assert {m.id: m.owner for m in store.list_memories()} == {owned.id: "key1", unowned.id: None}
+
+
+def test_a_store_from_before_owners_gets_the_column(tmp_path: Path) -> None:
+    """Memories written by an older version keep working and stay unowned (anonymous callers and admins)."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE memories (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at REAL NOT NULL, "
+            "revision INTEGER NOT NULL DEFAULT 0)"
+        )
+        db.execute("INSERT INTO memories VALUES (?, 'old', 0, 3)", ("a" * 32,))
+    db.close()
+    store = SQLiteMemoryStore(path)
+    try:
+        assert store.head("a" * 32) == Head(revision=3, owner=None)
+        assert store.get(store.create("new", owner="k").id).owner == "k"
+    finally:
+        store.close()
 
 
 def test_writes_upsert_and_bump_the_revision(store: MemoryStore) -> None:
@@ -103,7 +129,7 @@ def test_committed_writes_survive_a_crash_and_a_restart(open_store: OpenStore) -
     assert second.get(memory.id).pairs[0].entries == 1
     first.close()
     second.close()
-    assert open_store().revision(memory.id) == 1
+    assert open_store().head(memory.id).revision == 1
 
 
 def test_concurrent_writers_get_distinct_revisions_in_commit_order(open_store: OpenStore) -> None:
@@ -121,7 +147,7 @@ def test_concurrent_writers_get_distinct_revisions_in_commit_order(open_store: O
     assert sorted(revisions) == list(range(1, 21))
     entries = stores[1].entries_since(memory.id, "en", "de", 0)
     assert len(entries) == 20 and sorted(e.revision for e in entries) == list(range(1, 21))
-    assert stores[0].revision(memory.id) == 20
+    assert stores[0].head(memory.id).revision == 20
 
 
 def test_long_segments_and_unusual_text(store: MemoryStore) -> None:
@@ -260,7 +286,7 @@ def test_postgres_refuses_nul_with_a_clear_error(postgres_url: str) -> None:
         store.add(memory.id, "en", "de", [("ok", "fine"), ("a\x00b", "c")])
     with pytest.raises(InvalidRequest, match="NUL"):
         store.create("a\x00b")
-    assert store.revision(memory.id) == 0  # nothing of the refused write was stored
+    assert store.head(memory.id).revision == 0  # nothing of the refused write was stored
     store.close()
 
 
@@ -270,22 +296,22 @@ def test_postgres_survives_lost_connections(postgres_server: PostgresServer, pos
     store = PostgresMemoryStore(postgres_url)
     memory = store.create("m")
     assert disconnect_all(postgres_server) >= 1
-    assert store.revision(memory.id) == 0 and store.list_memories()[0].id == memory.id
+    assert store.head(memory.id).revision == 0 and store.list_memories()[0].id == memory.id
     assert disconnect_all(postgres_server) >= 1
     with pytest.raises(StoreUnavailable):
         store.add(memory.id, "en", "de", [("Yes", "Ja")])
     assert store.add(memory.id, "en", "de", [("Yes", "Ja")]) == 1  # the failed write left no revision behind
     store.close()
     with pytest.raises(StoreUnavailable, match="closed"):
-        store.revision(memory.id)
+        store.head(memory.id)
 
 
 def test_postgres_calls_wait_for_a_free_connection_then_give_up(postgres_url: str) -> None:
     store = PostgresMemoryStore(postgres_url, pool_size=1, wait_s=0.2)
     memory = store.create("m")
     with store._pool.connection(), pytest.raises(StoreUnavailable, match="busy"):  # the one connection is held
-        store.revision(memory.id)
-    assert store.revision(memory.id) == 0
+        store.head(memory.id)
+    assert store.head(memory.id).revision == 0
     store.close()
 
 
