@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from service.auth.keys import ApiKey, KeyStore
-from service.auth.limits import RateLimiter, seconds_to_utc_midnight, utc_day
+from service.auth.limits import bucket, rate_limited, seconds_to_utc_midnight, utc_day
 from service.errors import Forbidden, QuotaExceeded, Unauthorized
 from service.fewshot.memories import Scope
 
@@ -53,7 +53,6 @@ class Guard:
         self._store: KeyStore | None = None
         self._lock = threading.Lock()
         self._clock = clock
-        self.rates = RateLimiter()
         self._refunds: set[asyncio.Task[None]] = set()
 
     @property
@@ -76,7 +75,10 @@ class Guard:
         if not key.active:
             raise Unauthorized(f"API key {key.id} was revoked")
         if key.rate_per_minute is not None:
-            self.rates.check(key.id, key.rate_per_minute)
+            capacity, per_second = bucket(key.rate_per_minute)
+            wait = await asyncio.to_thread(self.store.take_token, key.id, capacity, per_second, self._clock())
+            if wait > 0:
+                raise rate_limited(key.id, key.rate_per_minute, wait)
         return Caller(self, key)
 
     def require_admin(self, caller: Caller) -> Caller:

@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS key_usage (
     chars INTEGER NOT NULL,
     PRIMARY KEY (key_id, day)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS key_rates (
+    key_id TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated REAL NOT NULL
+) WITHOUT ROWID;
 """
 _COLUMNS = "id, name, hint, created_at, revoked_at, rate_per_minute, chars_per_day, admin"
 
@@ -191,6 +196,28 @@ class KeyStore:
                 (key_id, day, chars, limit),
             ).fetchall()  # fetching every row ends the statement, which commits it
         return int(rows[0][0]) if rows else None
+
+    def take_token(self, key_id: str, capacity: float, per_second: float, now: float) -> float:
+        """Take one request from the key's token bucket: 0.0 when allowed, else the seconds until one refills.
+
+        The bucket lives in this file, not in process memory, so that ``xlt serve --workers N`` (or several
+        processes sharing ``XLT_DATA_DIR``) hold a key to its rate together; check-and-take is one statement,
+        atomic across them. ``now`` is wall-clock time, the one clock the processes share.
+        """
+        refill = "min(:capacity, tokens + max(0.0, :now - updated) * :rate)"
+        params = {"key": key_id, "capacity": capacity, "rate": per_second, "now": now}
+        with self._usage_lock, store_errors(STORE):
+            taken = self._usage.execute(
+                "INSERT INTO key_rates (key_id, tokens, updated) VALUES (:key, :capacity - 1, :now) "
+                f"ON CONFLICT (key_id) DO UPDATE SET tokens = {refill} - 1, updated = :now WHERE {refill} >= 1 "
+                "RETURNING tokens",
+                params,
+            ).fetchall()  # fetching every row ends the statement, which commits it
+            if taken:
+                return 0.0
+            row = self._usage.execute(f"SELECT {refill} FROM key_rates WHERE key_id = :key", params).fetchone()
+        tokens = float(row[0]) if row is not None else 0.0
+        return max(0.0, (1 - tokens) / per_second)
 
     def refund(self, key_id: str, day: str, chars: int) -> None:
         """Give back characters charged for a request that then failed."""

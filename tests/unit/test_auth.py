@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from service.auth.keys import KEYS_DB, KeyStore, parse_key
-from service.auth.limits import RateLimiter, seconds_to_utc_midnight, utc_day
+from service.auth.limits import bucket, rate_limited, seconds_to_utc_midnight, utc_day
 from service.cli import main
 from service.errors import RateLimited
 from tests.fakes import FakeEngine
@@ -105,22 +105,35 @@ def test_concurrent_charges_never_pass_the_limit(tmp_path: Path) -> None:
     second.close()
 
 
-def test_token_bucket_allows_a_burst_then_the_rate() -> None:
-    now = [1000.0]
-    limiter = RateLimiter(clock=lambda: now[0])
+def test_token_bucket_allows_a_burst_then_the_rate(keys: KeyStore) -> None:
+    def check(store: KeyStore, key: str, per_minute: int, now: float) -> None:
+        wait = store.take_token(key, *bucket(per_minute), now)
+        if wait > 0:
+            raise rate_limited(key, per_minute, wait)
+
     for _ in range(10):  # 60/min: a bucket of 10 seconds' worth
-        limiter.check("k", 60)
+        check(keys, "k", 60, 1000.0)
     with pytest.raises(RateLimited) as refused:
-        limiter.check("k", 60)
+        check(keys, "k", 60, 1000.0)
     assert refused.value.headers() == {"Retry-After": "1"}
-    now[0] += 1.0  # one more token
-    limiter.check("k", 60)
-    limiter.check("other", 60)  # buckets are per key
-    slow = RateLimiter(clock=lambda: now[0])
-    slow.check("k", 1)
+    check(keys, "k", 60, 1001.0)  # one more token a second later
+    check(keys, "other", 60, 1001.0)  # buckets are per key
+    check(keys, "slow", 1, 1001.0)
     with pytest.raises(RateLimited) as waiting:
-        slow.check("k", 1)
+        check(keys, "slow", 1, 1001.0)
     assert waiting.value.retry_after_s == 60
+
+
+def test_workers_share_a_bucket(tmp_path: Path) -> None:
+    """Two stores on one file, as two ``--workers`` processes: together they get the key's rate, not twice it."""
+    first, second = KeyStore(tmp_path / KEYS_DB), KeyStore(tmp_path / KEYS_DB)
+    try:
+        capacity, per_second = bucket(30)  # a bucket of 5
+        allowed = [store.take_token("k", capacity, per_second, 50.0) == 0.0 for store in (first, second) * 5]
+        assert allowed == [True] * 5 + [False] * 5
+    finally:
+        first.close()
+        second.close()
 
 
 def test_quota_days_are_utc() -> None:
