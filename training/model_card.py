@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from service.engines.manifest import Manifest
+from training.ablation import markdown as ablation_table
 
 
 def _load(path: Path) -> Any:
@@ -146,7 +147,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         lines.append("| **mean** | | | " + " | ".join(f"**{few['mean'][k]}**" for k in shots) + " |")
     lines += ["", "## Ablation: with and without monolingual pretraining", ""]
     if ablation:
-        lines += [json.dumps(ablation, indent=1)]
+        lines += ablation_table(ablation)
     else:
         lines += ["Not measured yet: the run without pretraining at equal fine-tuning steps is still to be done."]
     lines += [

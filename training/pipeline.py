@@ -12,6 +12,7 @@ import logging
 import time
 from pathlib import Path
 
+from training import ablation
 from training.data.build import DEFAULT_LANGS, build
 from training.finetune import finetune
 from training.finish import finish
@@ -27,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("runs/default"))
     parser.add_argument("--data", type=Path, default=Path("data/corpus"))
     parser.add_argument("--pretrain-minutes", type=float, default=20.0)
-    parser.add_argument("--finetune-minutes", type=float, default=100.0)
+    parser.add_argument("--finetune-minutes", type=float, default=205.0)
+    parser.add_argument(
+        "--ablation-steps", type=int, default=800, help="fine-tuning steps of the no-pretraining run (0: skip)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite the engine folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -49,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             minutes=args.finetune_minutes,
             resume=True,
         )
+    if args.ablation_steps:
+        compared = ablation.run(args.data / "train.tsv", args.data / "dev.tsv", sp, args.work, args.ablation_steps)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "ablation.json").write_text(json.dumps(compared, indent=1) + "\n", encoding="utf-8")
     finish(args.out, args.work, args.data, force=args.force)
     log.info("done in %.1f min", (time.monotonic() - started) / 60)
     print(json.dumps({"engine": str(args.out)}))
