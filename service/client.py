@@ -13,6 +13,7 @@ answers and refused connections, at most ``retries`` times, waiting what ``Retry
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -189,6 +190,22 @@ class _Retry:
         wait = asked if asked is not None else self.backoff_s * (2**attempt)
         return min(wait, self.max_backoff_s)
 
+    def settle(self, attempt: int, outcome: httpx.Response | httpx.ConnectError) -> dict[str, Any] | float:
+        """The answer's JSON when it succeeded, else the seconds to wait before trying again; raises
+        ``XltError`` when the outcome is final. A refused connection sent nothing, so it is safe to retry."""
+        if isinstance(outcome, httpx.ConnectError):
+            wait = self.delay(attempt, None)
+            if wait is None:
+                raise XltError(0, "unreachable", str(outcome)) from outcome
+            return wait
+        if outcome.is_success:
+            data: dict[str, Any] = outcome.json()
+            return data
+        wait = self.delay(attempt, outcome)
+        if wait is None:
+            raise _error(outcome)
+        return wait
+
 
 class _Base:
     def __init__(
@@ -239,23 +256,16 @@ class Client(_Base):
         self._http.close()
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        attempt = 0
-        while True:
+        for attempt in itertools.count():
             try:
-                response = self._http.request(method, path, json=body)
-            except httpx.ConnectError as exc:  # nothing was sent: safe to try again
-                wait = self._retry.delay(attempt, None)
-                if wait is None:
-                    raise XltError(0, "unreachable", str(exc)) from exc
-            else:
-                if response.is_success:
-                    data: dict[str, Any] = response.json()
-                    return data
-                wait = self._retry.delay(attempt, response)
-                if wait is None:
-                    raise _error(response)
-            self._sleep(wait)
-            attempt += 1
+                outcome: httpx.Response | httpx.ConnectError = self._http.request(method, path, json=body)
+            except httpx.ConnectError as exc:
+                outcome = exc
+            step = self._retry.settle(attempt, outcome)
+            if isinstance(step, dict):
+                return step
+            self._sleep(step)
+        raise AssertionError("unreachable")
 
     def translate(
         self,
@@ -320,23 +330,16 @@ class AsyncClient(_Base):
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        attempt = 0
-        while True:
+        for attempt in itertools.count():
             try:
-                response = await self._http.request(method, path, json=body)
+                outcome: httpx.Response | httpx.ConnectError = await self._http.request(method, path, json=body)
             except httpx.ConnectError as exc:
-                wait = self._retry.delay(attempt, None)
-                if wait is None:
-                    raise XltError(0, "unreachable", str(exc)) from exc
-            else:
-                if response.is_success:
-                    data: dict[str, Any] = response.json()
-                    return data
-                wait = self._retry.delay(attempt, response)
-                if wait is None:
-                    raise _error(response)
-            await self._sleep(wait)
-            attempt += 1
+                outcome = exc
+            step = self._retry.settle(attempt, outcome)
+            if isinstance(step, dict):
+                return step
+            await self._sleep(step)
+        raise AssertionError("unreachable")
 
     async def translate(
         self,
