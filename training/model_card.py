@@ -109,26 +109,40 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
     if zero:
         lines += [
             "",
-            "## Zero-shot directions: direct (target tag) vs pivot through English",
+            "## Zero-shot directions: direct (target tag) vs pivot through English vs auto",
             "",
-            "| test set | direction | n | direct chrF | pivot chrF | direct/pivot | direct BLEU | pivot BLEU | "
-            "direct off-target | pivot off-target |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "`auto` is the service's default strategy: the direct output, except where the language identifier "
+            "finds it in another language, which is then retranslated through English (`fallback` column).",
+            "",
+            "| test set | direction | n | direct chrF | pivot chrF | auto chrF | direct/pivot | direct BLEU | "
+            "pivot BLEU | direct off-target | pivot off-target | auto off-target | fallback |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{100 * value:.1f}%"
+
         for r in zero:
             ratio = r["direct_chrf"] / r["pivot_chrf"] if r["pivot_chrf"] else 0.0
-            off = ["-" if r[k] is None else f"{100 * r[k]:.1f}%" for k in ("direct_off_target", "pivot_off_target")]
             lines.append(
                 f"| {r['origin']} | {r['direction']} | {r['n']} | {r['direct_chrf']} | {r['pivot_chrf']} | "
-                f"{ratio:.2f} | {r['direct_bleu']} | {r['pivot_bleu']} | {off[0]} | {off[1]} |"
+                f"{r.get('auto_chrf', '-')} | {ratio:.2f} | {r['direct_bleu']} | {r['pivot_bleu']} | "
+                f"{pct(r['direct_off_target'])} | {pct(r['pivot_off_target'])} | {pct(r.get('auto_off_target'))} | "
+                f"{pct(r.get('auto_fallbacks'))} |"
             )
         n = len(zero)
         mean_ratio = sum(r["direct_chrf"] / r["pivot_chrf"] for r in zero if r["pivot_chrf"]) / n
-        offs = [r["direct_off_target"] for r in zero if r["direct_off_target"] is not None]
+
+        def mean(key: str) -> float:
+            values = [r[key] for r in zero if r.get(key) is not None]
+            return sum(values) / max(len(values), 1)
+
         lines += [
             "",
-            f"Mean direct/pivot chrF ratio {mean_ratio:.2f} (goal >= 0.9); mean direct off-target "
-            f"{100 * sum(offs) / max(len(offs), 1):.1f}% (goal <= 5%).",
+            f"Mean direct/pivot chrF ratio {mean_ratio:.2f} (goal >= 0.9); mean off-target: direct "
+            f"{100 * mean('direct_off_target'):.1f}%, pivot {100 * mean('pivot_off_target'):.1f}%, auto "
+            f"{100 * mean('auto_off_target'):.1f}% (goal <= 5%); mean chrF: direct {mean('direct_chrf'):.2f}, "
+            f"pivot {mean('pivot_chrf'):.2f}, auto {mean('auto_chrf'):.2f}.",
         ]
     few = _load(model_dir / "fewshot.json")
     if few:

@@ -16,6 +16,7 @@ from service.engines.manifest import Manifest  # noqa: E402
 from training.convert import ConversionError, convert_with_parity  # noqa: E402
 from training.data.build import build  # noqa: E402
 from training.evaluate import evaluate_engine  # noqa: E402
+from training.evaluate_zeroshot import evaluate_zeroshot  # noqa: E402
 from training.finetune import finetune  # noqa: E402
 from training.model import Architecture  # noqa: E402
 from training.pretrain import pretrain  # noqa: E402
@@ -106,6 +107,11 @@ def test_convert_refuses_to_overwrite_then_serves(run: dict[str, Path]) -> None:
     metrics = evaluate_engine(out, run["data"] / "test.tsv", max_per_set=3, beam_size=1)
     zero_shot = {r["direction"] for r in metrics if r["zero_shot"]}
     assert {"de-fr", "fr-de"} <= zero_shot and "en-de" not in zero_shot
+    rows = evaluate_zeroshot(out, run["data"] / "test.tsv", max_per_set=3, beam_size=1, min_chars=1)
+    assert {r["direction"] for r in rows} == {"de-fr", "fr-de"}
+    for r in rows:  # auto takes each sentence from direct or pivot: its share of fallbacks is a rate
+        assert {"direct_chrf", "pivot_chrf", "auto_chrf", "auto_off_target"} <= set(r)
+        assert 0.0 <= r["auto_fallbacks"] <= 1.0  # type: ignore[operator]
 
     from fastapi.testclient import TestClient
 
