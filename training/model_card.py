@@ -47,6 +47,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
     pre = _load(work / "pretrain" / "summary.json") or {}
     fine = _load(work / "finetune" / "summary.json") or {}
     size_mb = sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()) / 1e6
+    hours = (float(pre.get("minutes", 0)) + float(fine.get("minutes", 0))) / 60
     lines = [
         f"# {manifest.name}",
         "",
@@ -54,7 +55,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         "SentencePiece vocabulary -> BART-style denoising pretraining -> English-centric multilingual fine-tuning",
         "(one loss summed over language pairs, decoder-side target-language tag) -> CTranslate2 int8.",
         "",
-        "**Quality is that of a ~8M-parameter model trained for about two hours on two CPU cores.** It is a",
+        f"**Quality is that of a ~8M-parameter model trained for about {hours:.1f} hours on two CPU cores.** It is a",
         "working baseline for the service, not a substitute for a large pretrained model; any CTranslate2 engine",
         "folder (opus-mt, M2M100, NLLB converted with `xlt convert`) can be served instead.",
         "",
@@ -159,6 +160,16 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         for d, r in few["per_direction"].items():
             lines.append(f"| {d} | {r['n']} | {r['with_examples']} | " + " | ".join(str(r[k]) for k in shots) + " |")
         lines.append("| **mean** | | | " + " | ".join(f"**{few['mean'][k]}**" for k in shots) + " |")
+    adapted = _load(model_dir / "adapt.json")
+    if adapted:
+        lines += [
+            "",
+            "## Adaptation to a new domain (`xlt train adapt`)",
+            "",
+            f"{adapted['domain']}: {adapted['train_pairs']} pairs for {adapted['steps']} steps, chrF on "
+            f"{adapted['heldout']} held-out pairs of the same domain {adapted['before_chrf']} -> "
+            f"**{adapted['after_chrf']}** (`{adapted['command']}`).",
+        ]
     lines += ["", "## Ablation: with and without monolingual pretraining", ""]
     if ablation:
         lines += ablation_table(ablation)

@@ -1,0 +1,31 @@
+"""The model card renders what the evaluations wrote: zero-shot strategies, adaptation, ablation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from service.engines.manifest import Manifest
+from training import model_card
+
+
+def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    model.mkdir()
+    Manifest(name="m", languages=["en", "de", "fr"], trained_directions=[["en", "de"], ["en", "fr"]]).save(model)
+    zero = {"origin": "bible", "direction": "de-fr", "n": 10, "auto_fallbacks": 0.2}
+    for name, chrf, off in (("direct", 12.0, 0.3), ("pivot", 10.0, 0.1), ("auto", 13.0, 0.05)):
+        zero |= {f"{name}_chrf": chrf, f"{name}_bleu": 1.0, f"{name}_off_target": off}
+    (model / "zeroshot.json").write_text(json.dumps([zero]))
+    adapted = {"domain": "mime", "train_pairs": 240, "steps": 60, "heldout": 60, "before_chrf": 20.0,
+               "after_chrf": 41.5, "command": "xlt train adapt ..."}  # fmt: skip
+    (model / "adapt.json").write_text(json.dumps(adapted))
+    ablation = {"metric": "dev chrF", "steps": {"400": {"pretrained": {"chrf": 7.6}, "from_scratch": {"chrf": 8.0}}}}
+    (model / "ablation.json").write_text(json.dumps(ablation))
+
+    card = model_card.write(model, tmp_path / "work", tmp_path / "data").read_text(encoding="utf-8")
+
+    assert "| bible | de-fr | 10 | 12.0 | 10.0 | 13.0 | 1.20 |" in card
+    assert "auto 5.0% (goal <= 5%)" in card and "20.0%" in card
+    assert "20.0 -> **41.5**" in card
+    assert "| **mean** | 7.6 | 8.0 |" in card
