@@ -34,18 +34,6 @@ READY_TIMEOUT_S = 90
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder holding one tiny real int8 engine (``tests/tiny_model.py``)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    from tests.tiny_model import build_tiny_model
-
-    root = tmp_path_factory.mktemp("deploy")
-    build_tiny_model(root / "models" / "tiny", root / "work")
-    return root / "models"
-
-
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     """Servers started by a test; any still running at its end are killed by PID."""
@@ -108,7 +96,7 @@ def samples(text: str) -> Samples:
 
 
 def test_the_image_entrypoint_serves_and_turns_healthy(
-    tiny_models: Path, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+    tiny_models_dir: Path, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     cpu = read_dockerfile()["cpu"]
     command = cpu.entrypoint + cpu.cmd
@@ -117,7 +105,7 @@ def test_the_image_entrypoint_serves_and_turns_healthy(
     # loopback; the venv's bin first on PATH, as /opt/venv/bin is in the image.
     image_env = {k: v for k, v in cpu.env.items() if k != "PATH"}
     assert image_env["XLT_DEVICE"] == "cpu"
-    env = host_env() | image_env | loopback(tmp_path, port) | {"XLT_MODELS_DIR": str(tiny_models)}
+    env = host_env() | image_env | loopback(tmp_path, port) | {"XLT_MODELS_DIR": str(tiny_models_dir)}
     env["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     executable = shutil.which(command[0], path=env["PATH"])
     if executable is None:
@@ -168,14 +156,14 @@ def translate_all(url: str, count: int) -> None:
 
 
 def test_workers_share_one_port_and_metrics_add_up(
-    tiny_models: Path, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+    tiny_models_dir: Path, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     port = free_port()
     tmp = tmp_path / "tmp"  # where the parent makes PROMETHEUS_MULTIPROC_DIR
     tmp.mkdir()
     # Language detection off: two workers loading langid's model would only slow this test's start.
     env = host_env() | loopback(tmp_path, port) | {"TMPDIR": str(tmp), "XLT_LANGUAGE_DETECTION": "false"}
-    command = [sys.executable, "-m", "service.cli", "serve", "--workers", "2", "--models-dir", str(tiny_models)]
+    command = [sys.executable, "-m", "service.cli", "serve", "--workers", "2", "--models-dir", str(tiny_models_dir)]
     log = tmp_path / "workers.log"
     url = start(command, env, log, tmp_path, processes)
     (metrics_dir,) = tmp.glob("xlt-metrics-*")
