@@ -9,9 +9,17 @@ concurrency level measures sentences/s and p50/p95 latency of:
   batched ceiling: no HTTP or queueing overhead per sentence).
 
 Every cell is bounded by ``--duration`` seconds and ``--requests`` requests. Results go to
-``benchmarks/results/serving.json`` and ``serving.md``. Other ``XLT_*`` variables pass through to the server.
+``benchmarks/results/serving.json`` and ``serving.md`` (``serving-<label>.*`` with ``--label``). Other ``XLT_*``
+variables pass through to the server.
+
+``--synthetic opus-mt`` serves a random-weight engine of opus-mt's shape (d_model 512, 6+6 layers, built once
+into ``benchmarks/tmp/``, needs the ``train`` extra) with the shipped model's tokenizer: our own default model is
+so small that per-request HTTP work costs as much as its inference, and this shows what batching does where
+the engine dominates, as it does for the pretrained models users convert. Random weights rarely stop, so with
+``--options '{"beam_size": 1, "max_length": 30}'`` every sentence decodes 30 tokens.
 
     python benchmarks/load.py --models-dir models --duration 10 --concurrency 1,8,64
+    python benchmarks/load.py --synthetic opus-mt --options '{"beam_size": 1, "max_length": 30}' --label opus-mt
 """
 
 from __future__ import annotations
@@ -161,6 +169,7 @@ async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], 
                     "source": args.source,
                     "target": args.target,
                     **({"model": args.model} if args.model else {}),
+                    **({"options": args.options} if args.options else {}),
                 }
                 t0 = time.perf_counter()
                 try:
@@ -192,12 +201,26 @@ async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], 
     )
 
 
+def synthetic_models(root: Path, models_dir: Path) -> Path:
+    """A models folder with one random opus-mt-shaped engine using ``models_dir``'s xlt-base tokenizer."""
+    out = root / "models" / "opus-mt-random"
+    if not (out / "manifest.json").exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.tiny_model import OPUS_MT, build_tiny_model
+
+        sp = models_dir / "xlt-base" / "sentencepiece.model"
+        build_tiny_model(out, root / "work", name="opus-mt-random", size=OPUS_MT, sp_model=sp)
+    return out.parent
+
+
 async def warm_up(url: str, sentences: list[str], args: argparse.Namespace) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=args.timeout) as client:
         for text in sentences[:3]:
             body = {"text": text, "source": args.source, "target": args.target}
             if args.model:
                 body["model"] = args.model
+            if args.options:
+                body["options"] = args.options
             response = await client.post("/translate", json=body)
             response.raise_for_status()
 
@@ -209,27 +232,32 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
         "models_dir": str(args.models_dir),
         "model": args.model,
+        "synthetic": args.synthetic,
+        "options": args.options,
         "direction": f"{args.source}->{args.target}",
         "duration_s": args.duration,
         "max_requests": args.requests,
         "server_env": {k: v for k, v in os.environ.items() if k.startswith("XLT_")},
     }
-    (out_dir / "serving.json").write_text(
+    stem = f"serving-{args.label}" if args.label else "serving"
+    (out_dir / f"{stem}.json").write_text(
         json.dumps({"meta": meta, "results": [asdict(c) for c in cells]}, indent=2) + "\n", encoding="utf-8"
     )
     lines = [
         "# Serving benchmark",
         "",
         f"{meta['date']}, {meta['host']['cpus']} CPUs, model dir `{args.models_dir}`"
-        f"{f', model `{args.model}`' if args.model else ''}, {meta['direction']}, "
+        f"{f', model `{args.model}`' if args.model else ''}"
+        f"{f', random-weight {args.synthetic}-shaped engine' if args.synthetic else ''}"
+        f"{f', options {json.dumps(args.options)}' if args.options else ''}, {meta['direction']}, "
         f"each cell <= {args.duration} s and <= {args.requests} requests, "
         "load generator on the same machine.",
         "",
         "`dynamic`: one sentence per request, cross-request batching. `off`: one sentence per request, "
         "`XLT_BATCHING=off`. `list`: one client sending lists of *concurrency* sentences "
         "(the batched ceiling; latency is per list). Engine threads are the server defaults unless "
-        "`XLT_INTER_THREADS`/`XLT_INTRA_THREADS` are set: batching on, 1 worker x all cores; off, one "
-        "single-threaded worker per core. *mean batch* is sentences per engine call, from `/metrics`.",
+        "`XLT_INTER_THREADS`/`XLT_INTRA_THREADS` are set: one single-threaded engine worker per core. "
+        "*mean batch* is sentences per engine call, from `/metrics`.",
         "",
         "| mode | concurrency | requests | errors | sentences/s | p50 ms | p95 ms | mean batch |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -240,7 +268,7 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
             f"| {c.mode} | {c.concurrency} | {c.requests} | {c.errors} | {c.sentences_per_s:g} | "
             f"{c.p50_ms:g} | {c.p95_ms:g} | {batch} |"
         )
-    (out_dir / "serving.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -257,6 +285,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=120.0, help="HTTP timeout per request")
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--label", help="results go to serving-LABEL.json/.md")
+    parser.add_argument("--options", type=json.loads, help="the requests' decoding options, as JSON")
+    parser.add_argument("--synthetic", choices=["opus-mt"], help="serve a random-weight engine of this shape")
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.concurrency.split(",") if c]
     args.mode_list = [m for m in args.modes.split(",") if m]
@@ -275,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     cells: list[Cell] = []
     log_dir = Path(__file__).parent / "tmp"  # server logs; git-ignored
     log_dir.mkdir(parents=True, exist_ok=True)
+    if args.synthetic:
+        args.models_dir = synthetic_models(log_dir / f"synthetic-{args.synthetic}", args.models_dir)
     servers = [("dynamic", True, ["dynamic", "list"]), ("off", False, ["off"])]
     for name, batching, modes in servers:
         wanted = [m for m in modes if m in args.mode_list]
@@ -293,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     order = {m: i for i, m in enumerate(["dynamic", "off", "list"])}
     cells.sort(key=lambda c: (order[c.mode], c.concurrency))
     write_results(cells, args, args.out)
-    print(f"wrote {args.out / 'serving.json'} and {args.out / 'serving.md'}")
+    stem = f"serving-{args.label}" if args.label else "serving"
+    print(f"wrote {args.out / stem}.json and .md")
     return 0
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import random
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from service.engines.manifest import FewShotFormat, Manifest
@@ -60,8 +62,30 @@ def _train_sentencepiece(path: Path, vocab_size: int) -> None:
     path.write_bytes(model.getvalue())
 
 
-def build_tiny_model(out_dir: Path, work_dir: Path, name: str = "tiny", vocab_size: int = 200) -> Path:
-    """Write a servable engine folder at ``out_dir`` (CTranslate2 int8 + sentencepiece.model + manifest)."""
+@dataclass(frozen=True)
+class Size:
+    d_model: int = 32
+    layers: int = 1  # encoder and decoder each
+    heads: int = 2
+    ffn: int = 64
+
+
+TINY = Size()
+OPUS_MT = Size(d_model=512, layers=6, heads=8, ffn=2048)  # the shape of Helsinki-NLP opus-mt models
+
+
+def build_tiny_model(
+    out_dir: Path,
+    work_dir: Path,
+    name: str = "tiny",
+    vocab_size: int = 200,
+    size: Size = TINY,
+    sp_model: Path | None = None,
+) -> Path:
+    """Write a servable engine folder at ``out_dir`` (CTranslate2 int8 + sentencepiece.model + manifest).
+
+    ``size`` and ``sp_model`` (a SentencePiece with ``<2en>``, ``<2de>``, ``<2fr>``, ``<ex>``, ``<to>``, ``<sep>``,
+    eos 0, unk 1) make larger random engines for benchmarks: the engine's cost then matches a real model's."""
     import torch
     from transformers import MarianConfig, MarianMTModel
 
@@ -69,7 +93,10 @@ def build_tiny_model(out_dir: Path, work_dir: Path, name: str = "tiny", vocab_si
 
     work_dir.mkdir(parents=True, exist_ok=True)
     sp_path = work_dir / "sentencepiece.model"
-    _train_sentencepiece(sp_path, vocab_size)
+    if sp_model is None:
+        _train_sentencepiece(sp_path, vocab_size)
+    else:
+        shutil.copyfile(sp_model, sp_path)
     import sentencepiece as spm
 
     pieces = spm.SentencePieceProcessor(model_file=str(sp_path)).get_piece_size()
@@ -78,13 +105,13 @@ def build_tiny_model(out_dir: Path, work_dir: Path, name: str = "tiny", vocab_si
     config = MarianConfig(
         vocab_size=pieces + 1,
         decoder_vocab_size=pieces + 1,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
+        d_model=size.d_model,
+        encoder_layers=size.layers,
+        decoder_layers=size.layers,
+        encoder_attention_heads=size.heads,
+        decoder_attention_heads=size.heads,
+        encoder_ffn_dim=size.ffn,
+        decoder_ffn_dim=size.ffn,
         max_position_embeddings=MAX_POSITIONS,
         share_encoder_decoder_embeddings=True,
         tie_word_embeddings=True,
@@ -103,9 +130,9 @@ def build_tiny_model(out_dir: Path, work_dir: Path, name: str = "tiny", vocab_si
         trained_directions=list(TRAINED),
         few_shot=FewShotFormat(),  # its SentencePiece has <ex>, <to>, <sep> as symbols
         architecture={
-            "d_model": 32,
-            "encoder_layers": 1,
-            "decoder_layers": 1,
+            "d_model": size.d_model,
+            "encoder_layers": size.layers,
+            "decoder_layers": size.layers,
             "max_positions": MAX_POSITIONS,
         },
     )

@@ -5,9 +5,11 @@ Why one owner task (TGI style): only this task pops the queue, so there are no l
   ``max_batch_size`` sentences;
 - an idle engine with one request waiting starts at once (no added latency for a lone client);
 - otherwise a partly filled batch waits at most ``max_wait_ms`` (from its oldest item) for company;
-- while a batch runs, new arrivals accumulate and form the next one: with several engine workers, a partly filled
-  batch is held about one batch time (measured) before it takes a free worker, since a second worker running
-  batches of one or two costs more per sentence than the batch it would have joined (a full batch starts at once);
+- while a batch runs, new arrivals accumulate and form the next one. With several engine workers, a free worker
+  takes a batch at once when it holds a worker's share of a full batch (``1/concurrency`` of the budgets: the
+  engine is the bottleneck and every core should decode); a smaller batch is held up to about one batch time
+  (measured), since a worker decoding batches of one or two costs more per sentence than the batch they would
+  have joined (the HTTP side is the bottleneck and needs the core);
 - a request is refused (429) when the queue is full, or when the work already queued would take longer than
   ``max_queue_wait_s`` (half the request deadline): under overload clients get a fast 429, never a 504.
 Every future is resolved: a failing batch sets the error on each of its futures, and stopping fails what is
@@ -166,6 +168,11 @@ class Batcher:
             return 0.0  # idle engine, one request waiting: adding latency would gain nothing
         hold = self._policy.max_wait_s
         if self._inflight:
+            share = self._policy.concurrency
+            if self._queue.full_batch_ready(
+                self._policy.max_batch_tokens // share, self._policy.max_batch_size // share
+            ):
+                return 0.0
             hold += self._batch_s  # another batch runs: gather company until about when it ends
         remaining = oldest.enqueued_at + hold - time.monotonic()
         return max(0.0, remaining)

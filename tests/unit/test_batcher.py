@@ -126,6 +126,22 @@ async def test_second_worker_holds_a_partial_batch_while_the_first_runs(
     assert sorted(engine.batches()[1]) == ["b", "c", "d"]
 
 
+async def test_second_worker_starts_at_once_with_its_share_of_a_full_batch(
+    engine: FakeEngine, batcher_factory: Factory
+) -> None:
+    """When the engine is the bottleneck every worker should decode: half a full batch (two workers) goes now."""
+    batcher = batcher_factory(max_wait_s=3600, concurrency=2, max_batch_size=4)
+    first = submit(batcher, ["a"])
+    await wait_started(engine)
+    later = [submit(batcher, ["b"]), submit(batcher, ["c"])]
+    await wait_started(engine)  # the second worker took b and c without waiting for a batch time
+    assert sorted(engine.batches()[1]) == ["b", "c"]
+    assert engine.gate is not None
+    engine.gate.set()
+    await results(first)
+    assert [await results(r) for r in later] == [["de:b"], ["de:c"]]
+
+
 async def test_token_budget_is_respected(engine: FakeEngine, batcher_factory: Factory) -> None:
     batcher = batcher_factory(max_batch_tokens=12, max_batch_size=64)
     first = submit(batcher, ["x"])
