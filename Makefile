@@ -37,8 +37,11 @@ pytest: $(VENV)/.dev
 
 test: lint typecheck pytest
 
+# Serving benchmark: the shipped model, then a random engine of opus-mt's shape (greedy, 30 tokens per sentence).
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR)
+	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --synthetic opus-mt --label opus-mt \
+		--options '{"beam_size": 1, "max_length": 30}'
 
 # Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload, SIGTERM under load.
 bench-reliability: $(VENV)/.dev
