@@ -26,12 +26,12 @@ def dev_scores(run: Path) -> dict[int, dict[str, float]]:
     return {int(h["step"]): h["eval"] for h in history if "eval" in h}
 
 
-def compare(pretrained: Path, scratch: Path) -> dict[str, Any]:
+def compare(pretrained: Path, scratch: Path, dev_per_direction: int = 40) -> dict[str, Any]:
     """Dev chrF of both runs at every step where both were evaluated."""
     with_pre, without = dev_scores(pretrained), dev_scores(scratch)
     steps = sorted(set(with_pre) & set(without))
     return {
-        "metric": "chrF on the Bible dev split (dev_per_direction sentences per direction, greedy)",
+        "metric": f"chrF on the dev split ({dev_per_direction} sentences per direction, greedy, PyTorch)",
         "runs": {"pretrained": str(pretrained), "from_scratch": str(scratch)},
         "steps": {str(s): {"pretrained": with_pre[s], "from_scratch": without[s]} for s in steps},
     }
