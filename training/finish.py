@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -34,8 +35,15 @@ def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_se
     if curve.exists():
         shutil.copyfile(curve, out / "training_curve.png")
     evaluate_engine(out, data / "test.tsv", out / "metrics.json", max_per_set=max_per_set)
+    # Out of domain: desktop catalogs (GNOME, GTK, KDE, ...) never trained on, trained directions only.
+    trained = {(s, t) for s, t in json.loads((work / "finetune" / "directions.json").read_text(encoding="utf-8"))}
+    ood = data / "ood.tsv"
+    if ood.exists():
+        evaluate_engine(out, ood, out / "metrics_ood.json", max_per_set=max_per_set, directions=trained)
     if apertium.available():
         apertium.score(data / "test.tsv", list(DEFAULT_LANGS), out / "apertium.json", max_per_set=max_per_set)
+        if ood.exists():
+            apertium.score(ood, list(DEFAULT_LANGS), out / "apertium_ood.json", max_per_set=max_per_set)
     evaluate_zeroshot(out, data / "test.tsv", max_per_set=max_per_set, out=out / "zeroshot.json")
     evaluate_fewshot(out, data / "test.tsv", max_per_direction=max_per_set, out=out / "fewshot.json")
     model_card.write(out, work, data)

@@ -106,6 +106,18 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
             "Apertium: Debian's rule-based engines (`apertium-eng-spa`, `apertium-fr-es`, `apertium-es-pt`) "
             "on the same sentences.",
         ]
+    ood = [{**r, "origin": "ood"} for r in _load(model_dir / "metrics_ood.json") or []]
+    if ood:
+        ood_apertium = {("ood", r["direction"]): r for r in (_load(model_dir / "apertium_ood.json") or [])}
+        lines += [
+            "",
+            "## Out of domain: desktop catalogs never trained on (trained directions, beam 4)",
+            "",
+            "The `ood` split: gettext catalogs of desktop software (GNOME, GTK, KDE and the like) from",
+            "`/usr/share/locale`, kept out of training and of model selection.",
+            "",
+            *_table(ood, ood_apertium),
+        ]
     zero = _load(model_dir / "zeroshot.json")
     if zero:
         lines += [

@@ -23,9 +23,14 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     ablation = {"metric": "dev chrF", "steps": {"400": {"pretrained": {"chrf": 7.6}, "from_scratch": {"chrf": 8.0}}}}
     (model / "ablation.json").write_text(json.dumps(ablation))
 
+    ood = {"origin": "gettext", "direction": "en-es", "zero_shot": False, "n": 5, "bleu": 1.0, "chrf": 9.5}
+    (model / "metrics_ood.json").write_text(json.dumps([ood]))
+    (model / "apertium_ood.json").write_text(json.dumps([{**ood, "bleu": 20.0, "chrf": 50.0}]))
+
     card = model_card.write(model, tmp_path / "work", tmp_path / "data").read_text(encoding="utf-8")
 
     assert "| bible | de-fr | 10 | 12.0 | 10.0 | 13.0 | 1.20 |" in card
     assert "auto 5.0% (goal <= 5%)" in card and "20.0%" in card
     assert "20.0 -> **41.5**" in card
     assert "| **mean** | 7.6 | 8.0 |" in card
+    assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | 20.0 | 50.0 |" in card
