@@ -11,7 +11,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from training import apertium, model_card
+from training import ablation, apertium, model_card
 from training.convert import convert_with_parity
 from training.data.build import DEFAULT_LANGS
 from training.evaluate import evaluate_engine
@@ -31,6 +31,9 @@ def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_se
         force=force,
         with_checkpoint=True,
     )
+    if (work / "ablation" / "summary.json").exists():  # written after the conversion, which replaces the folder
+        compared = ablation.compare(work / "finetune", work / "ablation")
+        (out / "ablation.json").write_text(json.dumps(compared, indent=1) + "\n", encoding="utf-8")
     curve = work / "finetune" / "training_curve.png"
     if curve.exists():
         shutil.copyfile(curve, out / "training_curve.png")
