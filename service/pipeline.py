@@ -282,7 +282,8 @@ class TranslationPipeline:
             if len(plan.sentences) > 1:
                 wanted.append(plan.text)
             wanted.extend(s.text for s in plan.sentences)
-        k = self._settings.memory_fuzzy_examples if engine.manifest.few_shot is not None else 0
+        few_shot = engine.manifest.few_shot
+        k = self._settings.memory_fuzzy_examples if few_shot is not None and few_shot.memory_examples else 0
         threshold = self._settings.memory_fuzzy_threshold
 
         def lookup() -> dict[str, list[Hit]]:

@@ -11,6 +11,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from service.engines.manifest import Manifest
 from training import ablation, apertium, model_card
 from training.convert import convert_with_parity
 from training.data.build import DEFAULT_LANGS
@@ -48,8 +49,20 @@ def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_se
         if ood.exists():
             apertium.score(ood, list(DEFAULT_LANGS), out / "apertium_ood.json", max_per_set=max_per_set)
     evaluate_zeroshot(out, data / "test.tsv", max_per_set=max_per_set, out=out / "zeroshot.json")
-    evaluate_fewshot(out, data / "test.tsv", max_per_direction=max_per_set, out=out / "fewshot.json")
+    few = evaluate_fewshot(out, data / "test.tsv", max_per_direction=max_per_set, out=out / "fewshot.json")
+    gate_memory_examples(out, few)
     model_card.write(out, work, data)
+
+
+def gate_memory_examples(out: Path, few: dict[str, object]) -> None:
+    """Memory fuzzy matches become examples automatically only if two examples did not lower mean chrF."""
+    manifest = Manifest.load(out)
+    mean = few["mean"]
+    assert isinstance(mean, dict)
+    if manifest.few_shot is None or mean["chrf_2"] >= mean["chrf_0"]:
+        return
+    few_shot = manifest.few_shot.model_copy(update={"memory_examples": False})
+    manifest.model_copy(update={"few_shot": few_shot}).save(out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,6 +172,12 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         for d, r in few["per_direction"].items():
             lines.append(f"| {d} | {r['n']} | {r['with_examples']} | " + " | ".join(str(r[k]) for k in shots) + " |")
         lines.append("| **mean** | | | " + " | ".join(f"**{few['mean'][k]}**" for k in shots) + " |")
+        if manifest.few_shot is not None and not manifest.few_shot.memory_examples:
+            lines += [
+                "",
+                "Examples lower this model's chrF, so its manifest sets `few_shot.memory_examples: false`: translation "
+                "memories give it exact matches only; examples a request sends are still used.",
+            ]
     adapted = _load(model_dir / "adapt.json")
     if adapted:
         lines += [

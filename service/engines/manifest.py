@@ -50,6 +50,10 @@ class FewShotFormat(BaseModel):
     example_token: str = "<ex>"
     target_token: str = "<to>"
     source_token: str = "<sep>"
+    # Whether fuzzy matches from a translation memory become examples on their own. ``finish`` turns it off when
+    # the model's few-shot evaluation found examples lowering chrF: a memory must not make translations worse.
+    # Examples a request sends itself are always used (the caller asked for them).
+    memory_examples: bool = True
 
 
 class TokenizerSpec(BaseModel):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from service.app import create_app
+from service.engines.manifest import FewShotFormat
 from service.settings import Settings
 from tests.fakes import FakeEngine
 from tests.unit.conftest import AppClient, serve_in_process
@@ -137,6 +138,22 @@ async def test_a_model_without_few_shot_uses_exact_matches_only(app_client: AppC
         memory_id = await new_memory(client, [("the red house is big", "das rote Haus ist groß")])
         await client.post("/translate", json=translate("the blue house is big", memory_id))
         assert engine.calls[0].sources == [["the", "blue", "house", "is", "big", "</s>"]]
+
+
+async def test_a_model_that_examples_hurt_uses_exact_matches_only_but_keeps_request_examples(
+    app_client: AppClient,
+) -> None:
+    """``few_shot.memory_examples: false`` (set when the model's few-shot evaluation found examples lowering
+    chrF): fuzzy matches add nothing; examples sent in the request are still used."""
+    engine = FakeEngine(few_shot=True)
+    engine._manifest = engine.manifest.model_copy(update={"few_shot": FewShotFormat(memory_examples=False)})
+    async with app_client([engine], memory_fuzzy_threshold=0.6) as client:
+        memory_id = await new_memory(client, [("the red house is big", "das rote Haus ist groß")])
+        await client.post("/translate", json=translate("the blue house is big", memory_id))
+        assert engine.calls[0].sources == [["the", "blue", "house", "is", "big", "</s>"]]
+        example = [{"source": "red", "target": "rot"}]
+        await client.post("/translate", json=translate("the blue house is big", memory_id, examples=example))
+        assert engine.calls[1].sources[0][:4] == ["<ex>", "red", "<to>", "rot"]
 
 
 async def test_imports(app_client: AppClient) -> None:
