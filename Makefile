@@ -46,7 +46,7 @@ bench: $(VENV)/.dev
 # Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload, SIGTERM under load.
 bench-reliability: $(VENV)/.dev
 	$(BIN)/python benchmarks/soak.py soak --models-dir $(MODELS_DIR)
-	$(BIN)/python benchmarks/soak.py overload --models-dir $(MODELS_DIR)
+	$(BIN)/python benchmarks/soak.py overload --models-dir $(MODELS_DIR) --words 150
 	$(BIN)/python benchmarks/soak.py sigterm --models-dir $(MODELS_DIR)
 
 # The whole chain that produced models/xlt-base (see its MODEL_CARD.md); hours on two cores, resumable.

@@ -169,7 +169,7 @@ async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], 
                     "source": args.source,
                     "target": args.target,
                     **({"model": args.model} if args.model else {}),
-                    **({"options": args.options} if args.options else {}),
+                    **({"options": args.options} if getattr(args, "options", None) else {}),
                 }
                 t0 = time.perf_counter()
                 try:

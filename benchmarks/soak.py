@@ -375,7 +375,7 @@ def record(report: Report, args: argparse.Namespace) -> Path:
 
 
 async def run(args: argparse.Namespace) -> Report:
-    sentences = make_sentences(512)
+    sentences = make_sentences(512, words=args.words)
     if args.mode == "sigterm":
         os.environ.setdefault("XLT_LOG_LEVEL", "info")  # the access lines are the server's ledger
         os.environ["XLT_LOG_FORMAT"] = "json"
@@ -410,6 +410,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", default="de")
     parser.add_argument("--duration", type=float, help="seconds of load (soak 600, overload 60)")
     parser.add_argument("--rate", type=float, help="capacity in requests/s (default: measured)")
+    parser.add_argument(
+        "--words", type=int, default=20, help="words per sentence (longer: fewer requests/s reach capacity)"
+    )
     parser.add_argument("--load", type=float, default=0.8, help="soak: fraction of capacity")
     parser.add_argument("--factor", type=float, default=4.0, help="overload: multiple of capacity")
     parser.add_argument("--warmup", type=float, default=60.0, help="soak: seconds before the RSS baseline")

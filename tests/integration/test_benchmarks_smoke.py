@@ -1,0 +1,49 @@
+"""The benchmark scripts run end to end on the tiny engine (a second of load each): their figures mean nothing
+here, but a broken harness would otherwise only show at the next long benchmark run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
+def test_load_generator(tiny_models_dir: Path, tmp_path: Path) -> None:
+    done = run(
+        "load.py", "--models-dir", str(tiny_models_dir), "--duration", "1", "--concurrency", "1,2",
+        "--options", '{"beam_size": 1, "max_length": 8}', "--label", "smoke", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "serving-smoke.json").read_text())["results"]
+    assert {(r["mode"], r["concurrency"]) for r in results} == {
+        (m, c) for m in ("dynamic", "off", "list") for c in (1, 2)
+    }
+    assert all(r["errors"] == 0 and r["sentences"] > 0 for r in results)
+    assert (tmp_path / "serving-smoke.md").read_text().startswith("# Serving benchmark")
+
+
+def test_reliability_overload_run(tiny_models_dir: Path, tmp_path: Path) -> None:
+    md = tmp_path / "RESULTS.md"
+    md.write_text("| date | mode |\n|---|---|\n")
+    done = run(
+        "soak.py", "overload", "--models-dir", str(tiny_models_dir), "--duration", "2", "--capacity-seconds", "1",
+        "--out", str(tmp_path), "--results-md", str(md),
+    )  # fmt: skip
+    # The verdict is not asserted: a second of load on the tiny engine may not get past its capacity.
+    assert done.returncode in (0, 1), done.stderr[-2000:] + done.stdout[-2000:]
+    figures = json.loads((tmp_path / "reliability-overload.json").read_text())["figures"]
+    assert figures["requests"] > 0 and figures["other"] == 0  # every request answered 200 or 429
+    assert "overload" in md.read_text().splitlines()[-1]
