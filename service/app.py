@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -74,15 +75,21 @@ def ctranslate2_loader(settings: Settings) -> EngineLoader:
     return load
 
 
-def _scheduler(engine: Engine, executor: EngineExecutor, settings: Settings, metrics: Metrics) -> Scheduler:
-    policy = BatchPolicy(
+def batch_policy(settings: Settings, **overrides: Any) -> BatchPolicy:
+    """The batcher's budgets from the settings: one place for the server and the in-process translator."""
+    return BatchPolicy(
         max_batch_tokens=settings.max_batch_tokens,
         max_batch_size=settings.max_batch_size,
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
         concurrency=settings.inter_threads,
-        max_queue_wait_s=settings.request_timeout_s / 2,  # the other half: the request's own batch and margin
+        **overrides,
     )
+
+
+def _scheduler(engine: Engine, executor: EngineExecutor, settings: Settings, metrics: Metrics) -> Scheduler:
+    # a request may wait in the queue half its deadline; the other half: its own batch and margin
+    policy = batch_policy(settings, max_queue_wait_s=settings.request_timeout_s / 2)
     cls = Batcher if settings.batching else DirectScheduler
     return cls(engine, executor, policy, metrics)
 

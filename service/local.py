@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from service.batching.batcher import Batcher, BatchPolicy
+from service.batching.batcher import Batcher
 from service.batching.executor import EngineExecutor
 from service.client import Direction, Format, ModelLanguages, Translation
 from service.engines.base import Engine
@@ -41,20 +41,17 @@ class LocalTranslator:
             raise FileNotFoundError(f"{self._folder} is not an engine folder (no {MANIFEST_FILE})")
         settings = self._settings or Settings(models_dir=self._folder.parent)
         manifest = Manifest.load(self._folder)
-        from service.app import ctranslate2_loader  # the server's engine settings (threads, device, lengths)
+        from service.app import (  # the server's engine settings (threads, device, lengths)
+            batch_policy,
+            ctranslate2_loader,
+        )
 
         self._engine = engine = await asyncio.to_thread(ctranslate2_loader(settings), self._folder, manifest)
         registry = ModelRegistry()
         registry.register(engine)
         metrics = Metrics()
         self._executor = EngineExecutor(engine.name, workers=settings.inter_threads)
-        policy = BatchPolicy(
-            max_batch_tokens=settings.max_batch_tokens,
-            max_batch_size=settings.max_batch_size,
-            max_wait_s=settings.max_wait_ms / 1000,
-            max_queue=settings.max_queue,
-            concurrency=settings.inter_threads,
-        )
+        policy = batch_policy(settings)
         self._batcher = Batcher(engine, self._executor, policy, metrics)
         self._batcher.start()
         detector = await asyncio.to_thread(default_detector) if settings.language_detection else None

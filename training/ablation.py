@@ -37,12 +37,11 @@ def compare(pretrained: Path, scratch: Path, dev_per_direction: int = 40) -> dic
     }
 
 
-def run(corpus: Path, dev: Path, tokenizer: Path, work: Path, steps: int, **finetune_args: Any) -> dict[str, Any]:
-    """Fine-tune from random weights for ``steps`` into ``work/ablation`` (resumable) and compare it with
-    ``work/finetune``."""
+def run(corpus: Path, dev: Path, tokenizer: Path, work: Path, steps: int, **finetune_args: Any) -> Path:
+    """Fine-tune from random weights for ``steps`` into ``work/ablation`` (resumable); ``compare`` reads it."""
     out = work / "ablation"
     finetune(corpus, dev, tokenizer, out, init=None, max_steps=steps, minutes=10**6, resume=True, **finetune_args)
-    return compare(work / "finetune", out)
+    return out
 
 
 def markdown(ablation: dict[str, Any]) -> list[str]:

@@ -66,8 +66,7 @@ def _memory(info: MemoryInfo) -> Memory:
 
 
 def _write(memories: Memories, memory_id: str, pairs: Pairs, scope: Scope) -> MemoryWrite:
-    memories.require(memory_id, scope)
-    revision = 0
+    revision = 0  # each add checks the memory and the caller's scope; with no pairs the final require does
     written = []
     for (source_lang, target_lang), entries in sorted(pairs.items()):
         revision = memories.add(memory_id, source_lang, target_lang, entries, scope)
