@@ -43,9 +43,11 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --synthetic opus-mt --label opus-mt \
 		--options '{"beam_size": 1, "max_length": 30}'
 
-# Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload, SIGTERM under load.
+# Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload (25-token and 150-word
+# sentences), SIGTERM under load.
 bench-reliability: $(VENV)/.dev
 	$(BIN)/python benchmarks/soak.py soak --models-dir $(MODELS_DIR)
+	$(BIN)/python benchmarks/soak.py overload --models-dir $(MODELS_DIR)
 	$(BIN)/python benchmarks/soak.py overload --models-dir $(MODELS_DIR) --words 150
 	$(BIN)/python benchmarks/soak.py sigterm --models-dir $(MODELS_DIR)
 

@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -39,8 +40,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from wire import TRANSPORT_ERRORS, get_text, post_json, session
 
 WORDS = (  # noqa: SIM905 (a paragraph of words reads better than a 90-item list)
     "the a small old new house garden river city road train friend family child teacher doctor book letter "
@@ -122,6 +125,22 @@ class Cell:
     p50_ms: float
     p95_ms: float
     mean_batch_examples: float | None
+    client_cpu_ms_per_request: float | None = None  # the load generator's own CPU (it shares the cores)
+    server_cpu_ms_per_sentence: float | None = None  # the server process's CPU, engine included
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process, from /proc (Linux); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -132,8 +151,8 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def batch_counters(client: httpx.AsyncClient) -> tuple[float, float]:
-    text = (await client.get("/metrics")).text
+async def batch_counters(http: aiohttp.ClientSession) -> tuple[float, float]:
+    text = await get_text(http, "/metrics")
     total = count = 0.0
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -144,18 +163,32 @@ async def batch_counters(client: httpx.AsyncClient) -> tuple[float, float]:
     return total, count
 
 
-async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], args: argparse.Namespace) -> Cell:
+def request_body(text: str | list[str], args: argparse.Namespace) -> dict[str, object]:
+    """A ``/translate`` body for the run's direction, model and decoding options."""
+    return {
+        "text": text,
+        "source": args.source,
+        "target": args.target,
+        **({"model": args.model} if getattr(args, "model", None) else {}),
+        **({"options": args.options} if getattr(args, "options", None) else {}),
+    }
+
+
+async def run_cell(
+    url: str, mode: str, concurrency: int, sentences: list[str], args: argparse.Namespace, server_pid: int | None = None
+) -> Cell:
     """Closed loop: ``concurrency`` clients (or one client sending lists of that size) until a bound hits."""
     clients, per_request = (1, concurrency) if mode == "list" else (concurrency, 1)
     latencies: list[float] = []
     errors = 0
     sent = 0
     done_sentences = 0
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with httpx.AsyncClient(base_url=url, timeout=args.timeout, limits=limits) as client:
-        before = await batch_counters(client)
+    async with session(url, clients + 2, args.timeout) as http:
+        before = await batch_counters(http)
         deadline = time.monotonic() + args.duration
         started = time.perf_counter()
+        client_cpu = own_cpu_s()
+        server_cpu = process_cpu_s(server_pid) if server_pid else None
 
         async def worker(index: int) -> None:
             nonlocal errors, sent, done_sentences
@@ -164,20 +197,14 @@ async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], 
                 sent += 1
                 texts = [sentences[(position + k) % len(sentences)] for k in range(per_request)]
                 position += per_request
-                body = {
-                    "text": texts if mode == "list" else texts[0],
-                    "source": args.source,
-                    "target": args.target,
-                    **({"model": args.model} if args.model else {}),
-                    **({"options": args.options} if getattr(args, "options", None) else {}),
-                }
+                payload = request_body(texts if mode == "list" else texts[0], args)
                 t0 = time.perf_counter()
                 try:
-                    response = await client.post("/translate", json=body)
-                except httpx.HTTPError:
+                    answer = await post_json(http, "/translate", payload)
+                except TRANSPORT_ERRORS:
                     errors += 1
                     continue
-                if response.status_code == 200:
+                if answer.status == 200:
                     latencies.append(time.perf_counter() - t0)
                     done_sentences += per_request
                 else:
@@ -185,8 +212,13 @@ async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], 
 
         await asyncio.gather(*(worker(i) for i in range(clients)))
         elapsed = time.perf_counter() - started
-        after = await batch_counters(client)
+        client_cpu = own_cpu_s() - client_cpu
+        server_end = process_cpu_s(server_pid) if server_pid else None
+        after = await batch_counters(http)
     batches = after[1] - before[1]
+    server_ms = None
+    if server_cpu is not None and server_end is not None and done_sentences:
+        server_ms = round(1000 * (server_end - server_cpu) / done_sentences, 2)
     return Cell(
         mode=mode,
         concurrency=concurrency,
@@ -198,6 +230,8 @@ async def run_cell(url: str, mode: str, concurrency: int, sentences: list[str], 
         p50_ms=round(1000 * percentile(latencies, 50), 1),
         p95_ms=round(1000 * percentile(latencies, 95), 1),
         mean_batch_examples=round((after[0] - before[0]) / batches, 2) if batches else None,
+        client_cpu_ms_per_request=round(1000 * client_cpu / sent, 2) if sent else None,
+        server_cpu_ms_per_sentence=server_ms,
     )
 
 
@@ -214,15 +248,11 @@ def synthetic_models(root: Path, models_dir: Path) -> Path:
 
 
 async def warm_up(url: str, sentences: list[str], args: argparse.Namespace) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=args.timeout) as client:
+    async with session(url, 1, args.timeout) as http:
         for text in sentences[:3]:
-            body = {"text": text, "source": args.source, "target": args.target}
-            if args.model:
-                body["model"] = args.model
-            if args.options:
-                body["options"] = args.options
-            response = await client.post("/translate", json=body)
-            response.raise_for_status()
+            answer = await post_json(http, "/translate", request_body(text, args))
+            if answer.status != 200:
+                raise RuntimeError(f"warm-up request answered {answer.status}: {answer.body[:500]!r}")
 
 
 def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) -> None:
@@ -257,16 +287,23 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         "`XLT_BATCHING=off`. `list`: one client sending lists of *concurrency* sentences "
         "(the batched ceiling; latency is per list). Engine threads are the server defaults unless "
         "`XLT_INTER_THREADS`/`XLT_INTRA_THREADS` are set: one single-threaded engine worker per core. "
-        "*mean batch* is sentences per engine call, from `/metrics`.",
+        "*mean batch* is sentences per engine call, from `/metrics`. *server CPU* is the server process's CPU "
+        "(engine included) per sentence; *client CPU* the load generator's own per request (aiohttp; it runs on "
+        "the same two cores, so it is kept small).",
         "",
-        "| mode | concurrency | requests | errors | sentences/s | p50 ms | p95 ms | mean batch |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| mode | concurrency | requests | errors | sentences/s | p50 ms | p95 ms | mean batch | server CPU ms/sent "
+        "| client CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def cell_text(value: float | None) -> str:
+        return "-" if value is None else f"{value:g}"
+
     for c in cells:
-        batch = "-" if c.mean_batch_examples is None else f"{c.mean_batch_examples:g}"
         lines.append(
             f"| {c.mode} | {c.concurrency} | {c.requests} | {c.errors} | {c.sentences_per_s:g} | "
-            f"{c.p50_ms:g} | {c.p95_ms:g} | {batch} |"
+            f"{c.p50_ms:g} | {c.p95_ms:g} | {cell_text(c.mean_batch_examples)} | "
+            f"{cell_text(c.server_cpu_ms_per_sentence)} | {cell_text(c.client_cpu_ms_per_request)} |"
         )
     (out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -318,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(warm_up(server.url, sentences, args))
             for mode in wanted:
                 for level in args.levels:
-                    cell = asyncio.run(run_cell(server.url, mode, level, sentences, args))
+                    cell = asyncio.run(run_cell(server.url, mode, level, sentences, args, server.process.pid))
                     print(json.dumps(asdict(cell)), flush=True)
                     cells.append(cell)
         finally:

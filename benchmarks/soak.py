@@ -36,9 +36,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 from load import Server, make_sentences, percentile, run_cell
 from prometheus_client.parser import text_string_to_metric_families
+from wire import TRANSPORT_ERRORS, get_text, post_json, session
 
 HERE = Path(__file__).parent
 
@@ -52,7 +53,7 @@ class Shot:
     status: int | None = None  # None: no answer
     code: str | None = None
     retry_after: str | None = None
-    error: str | None = None  # transport error class, e.g. ReadTimeout, ConnectError
+    error: str | None = None  # transport error class, e.g. ServerDisconnectedError, ClientConnectorError
 
 
 @dataclass
@@ -78,19 +79,19 @@ def body(text: str | list[str], args: argparse.Namespace) -> dict[str, Any]:
     return {"text": text, "source": args.source, "target": args.target, **({"model": args.model} if args.model else {})}
 
 
-async def shoot(client: httpx.AsyncClient, payload: dict[str, Any], begun: float, headers: dict[str, str]) -> Shot:
+async def shoot(http: aiohttp.ClientSession, payload: dict[str, Any], begun: float, headers: dict[str, str]) -> Shot:
     t0 = time.perf_counter()
     shot = Shot(started=t0 - begun, latency=0.0)
     try:
-        response = await client.post("/translate", json=payload, headers=headers)
-        shot.status = response.status_code
-        if response.status_code != 200:
+        answer = await post_json(http, "/translate", payload, headers)
+        shot.status = answer.status
+        if answer.status != 200:
             try:
-                shot.code = response.json()["error"]["code"]
+                shot.code = answer.json()["error"]["code"]
             except (ValueError, KeyError, TypeError):
                 shot.code = "unparsable"
-            shot.retry_after = response.headers.get("retry-after")
-    except httpx.HTTPError as exc:
+            shot.retry_after = answer.retry_after
+    except TRANSPORT_ERRORS as exc:
         shot.error = type(exc).__name__
     shot.latency = time.perf_counter() - t0
     return shot
@@ -105,12 +106,11 @@ async def open_loop(
     samples: list[tuple[float, float]] = []
     tasks: set[asyncio.Task[None]] = set()
     skipped = 0
-    limits = httpx.Limits(max_connections=args.max_outstanding, max_keepalive_connections=args.max_outstanding)
-    async with httpx.AsyncClient(base_url=url, timeout=args.timeout, limits=limits) as client:
+    async with session(url, args.max_outstanding, args.timeout) as http:
         begun = time.perf_counter()
 
         async def one(n: int) -> None:
-            shots.append(await shoot(client, body(sentences[n % len(sentences)], args), begun, {}))
+            shots.append(await shoot(http, body(sentences[n % len(sentences)], args), begun, {}))
 
         async def sample() -> None:
             while True:
@@ -257,8 +257,7 @@ async def run_sigterm(server: Server, sentences: list[str], args: argparse.Names
 
     async def client(index: int) -> None:
         # Fresh connections: a refused connect then means "not accepted", never a reused socket being closed.
-        limits = httpx.Limits(max_keepalive_connections=0)
-        async with httpx.AsyncClient(base_url=server.url, timeout=args.timeout, limits=limits) as http:
+        async with session(server.url, 4, args.timeout, keepalive=False) as http:
             n = 0
             while not stop.is_set():
                 n += 1
@@ -272,9 +271,9 @@ async def run_sigterm(server: Server, sentences: list[str], args: argparse.Names
 
     tasks = [asyncio.create_task(client(i)) for i in range(args.clients)]
     await asyncio.sleep(args.at)
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as probe:
+    async with session(server.url, 1, 10) as probe:
         for _ in range(600):  # until sentences are queued (accepted work exists), bounded
-            if _queued((await probe.get("/metrics")).text) >= 1:
+            if _queued(await get_text(probe, "/metrics")) >= 1:
                 break
     sent_wall, sent_run = time.time(), time.perf_counter() - begun
     server.process.send_signal(signal.SIGTERM)
@@ -386,9 +385,11 @@ async def run(args: argparse.Namespace) -> Report:
         Server, args.models_dir, True, log_dir / f"serve-reliability-{args.mode}.log", args.ready_timeout
     )
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=args.timeout) as client:
+        async with session(server.url, 1, args.timeout) as http:
             for text in sentences[:3]:
-                (await client.post("/translate", json=body(text, args))).raise_for_status()
+                answer = await post_json(http, "/translate", body(text, args))
+                if answer.status != 200:
+                    raise RuntimeError(f"warm-up request answered {answer.status}: {answer.body[:500]!r}")
         if args.mode == "sigterm":
             return await run_sigterm(server, sentences, args)
         capacity = args.rate or await measure_capacity(server.url, sentences, args)

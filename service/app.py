@@ -30,6 +30,7 @@ from service.batching.executor import EngineExecutor
 from service.batching.leases import Leases
 from service.engines.base import Engine
 from service.engines.manifest import Manifest
+from service.engines.priority import lower_new_threads
 from service.engines.registry import EngineLoader, ModelRegistry
 from service.errors import install_error_handlers
 from service.fewshot.memories import Memories, store_opener
@@ -63,14 +64,15 @@ def ctranslate2_loader(settings: Settings) -> EngineLoader:
     def load(folder: Path, manifest: Manifest) -> Engine:
         from service.engines.ctranslate2_engine import CTranslate2Engine
 
-        return CTranslate2Engine(
-            folder,
-            manifest,
-            device=settings.device,
-            inter_threads=settings.inter_threads,
-            intra_threads=settings.intra_threads,
-            max_input_length=settings.max_input_length,
-        )
+        with lower_new_threads(settings.engine_nice):  # the threads the Translator starts
+            return CTranslate2Engine(
+                folder,
+                manifest,
+                device=settings.device,
+                inter_threads=settings.inter_threads,
+                intra_threads=settings.intra_threads,
+                max_input_length=settings.max_input_length,
+            )
 
     return load
 

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     inter_threads: int = Field(default=0, ge=0, le=256)
     intra_threads: int = Field(default=0, ge=0, le=256)
+    # Niceness added to engine threads (Linux): the HTTP loop's short jobs go first. 0 = equal priority.
+    engine_nice: int = Field(default=10, ge=0, le=19)
 
     # Decoding defaults (a request may change them within limits). Beam 2 is CTranslate2's own default: a
     # little better than greedy on small models for ~1.5x the cost (beam 4 cost ~3.5x batched on 2 cores).

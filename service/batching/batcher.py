@@ -11,7 +11,8 @@ Why one owner task (TGI style): only this task pops the queue, so there are no l
   (measured), since a worker decoding batches of one or two costs more per sentence than the batch they would
   have joined (the HTTP side is the bottleneck and needs the core);
 - a request is refused (429) when the queue is full, or when the work already queued would take longer than
-  ``max_queue_wait_s`` (half the request deadline): under overload clients get a fast 429, never a 504.
+  ``max_queue_wait_s`` (half the request deadline): under overload clients get a fast 429, never a 504. The
+  estimate assumes first-in-first-out service, which the queue keeps to within about one batch time (``_slack``).
 Every future is resolved: a failing batch sets the error on each of its futures, and stopping fails what is
 still queued.
 """
@@ -155,6 +156,11 @@ class Batcher:
         batches = len(self._queue) / self._policy.max_batch_size + 1
         return max(1, math.ceil(batches * self._batch_s / self._policy.concurrency))
 
+    def _slack(self) -> float:
+        """How much later than the oldest item a sentence may arrive and still join its batch: about one batch
+        time, so that nothing waits much longer than the first-in-first-out estimate it was admitted by."""
+        return max(self._policy.max_wait_s, self._batch_s)
+
     def _next_delay(self) -> float | None:
         """None: nothing to do now; 0: start a batch now; > 0: wait that long for more items."""
         if self._inflight >= self._policy.concurrency:
@@ -162,7 +168,8 @@ class Batcher:
         oldest = self._queue.oldest()
         if oldest is None:
             return None
-        if self._queue.full_batch_ready(self._policy.max_batch_tokens, self._policy.max_batch_size):
+        slack = self._slack()
+        if self._queue.full_batch_ready(self._policy.max_batch_tokens, self._policy.max_batch_size, slack):
             return 0.0
         if self._inflight == 0 and self._queue.submissions() <= 1:
             return 0.0  # idle engine, one request waiting: adding latency would gain nothing
@@ -170,7 +177,7 @@ class Batcher:
         if self._inflight:
             share = self._policy.concurrency
             if self._queue.full_batch_ready(
-                self._policy.max_batch_tokens // share, self._policy.max_batch_size // share
+                self._policy.max_batch_tokens // share, self._policy.max_batch_size // share, slack
             ):
                 return 0.0
             hold += self._batch_s  # another batch runs: gather company until about when it ends
@@ -182,7 +189,7 @@ class Batcher:
             self._wakeup.clear()
             delay = self._next_delay()
             if delay == 0.0:
-                batch = self._queue.pop_batch(self._policy.max_batch_tokens, self._policy.max_batch_size)
+                batch = self._queue.pop_batch(self._policy.max_batch_tokens, self._policy.max_batch_size, self._slack())
                 self._metrics.queue_depth.labels(self._engine.name).set(len(self._queue))
                 if batch:
                     self._inflight += 1

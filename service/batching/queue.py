@@ -1,7 +1,10 @@
 """The bounded per-engine queue of sentence items, and its length-sorted pops (infinity ``queue.py`` style).
 
 Why length-sorted: a batch pays for its longest source; grouping sentences of similar length inside a window
-wastes little on padding. The oldest live item is always in the next batch, so nothing starves. Items whose
+wastes little on padding. The oldest live item is always in the next batch, so nothing starves, and only items
+that arrived within ``slack_s`` of the oldest may join it: an item is overtaken by at most ``slack_s`` of later
+arrivals, so its wait stays close to the first-in-first-out estimate the batcher admits it by (an unbounded
+window let long sentences of an unusual length wait several times that, past their deadline). Items whose
 future is already done (the client went away or timed out) are dropped here, before any inference.
 """
 
@@ -88,13 +91,15 @@ class BatchQueue:
         """How many distinct requests have items waiting."""
         return len({i.submission for i in self._items if i.live})
 
-    def _select(self, max_tokens: int, max_size: int) -> tuple[list[WorkItem], bool]:
+    def _select(self, max_tokens: int, max_size: int, slack_s: float) -> tuple[list[WorkItem], bool]:
         """The next batch and whether it is full (some compatible item in the window did not fit)."""
         self.purge()
         if not self._items:
             return [], False
         oldest = self._items[0]
-        candidates = [i for i in self._items[: self._window] if i.options == oldest.options]
+        latest = oldest.enqueued_at + slack_s
+        window = list(itertools.takewhile(lambda i: i.enqueued_at <= latest, self._items[: self._window]))
+        candidates = [i for i in window if i.options == oldest.options]
         candidates.sort(key=lambda i: i.cost)  # stable: FIFO among equal lengths
         lo = hi = candidates.index(oldest)
         while hi - lo + 1 < max_size:
@@ -106,14 +111,15 @@ class BatchQueue:
             else:
                 break
         batch = candidates[lo : hi + 1]
-        full = len(batch) < len(candidates) or len(batch) >= max_size or len(self._items) > self._window
+        full = len(batch) < len(candidates) or len(batch) >= max_size or len(self._items) > len(window)
         return batch, full
 
-    def full_batch_ready(self, max_tokens: int, max_size: int) -> bool:
-        return self._select(max_tokens, max_size)[1]
+    def full_batch_ready(self, max_tokens: int, max_size: int, slack_s: float = float("inf")) -> bool:
+        return self._select(max_tokens, max_size, slack_s)[1]
 
-    def pop_batch(self, max_tokens: int, max_size: int) -> list[WorkItem]:
-        batch, _ = self._select(max_tokens, max_size)
+    def pop_batch(self, max_tokens: int, max_size: int, slack_s: float = float("inf")) -> list[WorkItem]:
+        """The oldest item and similar-length items that arrived at most ``slack_s`` after it."""
+        batch, _ = self._select(max_tokens, max_size, slack_s)
         if batch:
             chosen = set(map(id, batch))
             self._items = [i for i in self._items if id(i) not in chosen]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from service.app import ctranslate2_loader
 from service.engines.base import DecodeOptions
 from service.engines.ctranslate2_engine import CTranslate2Engine
 from service.engines.manifest import Manifest
+from service.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +53,24 @@ def test_lengths_are_capped_by_the_position_table(engine: CTranslate2Engine) -> 
     long_source = engine.tokenize(" ".join(["house"] * 400))
     (hyp,) = engine.translate_batch([long_source], ["de"], DecodeOptions(beam_size=1, max_length=256), 4096)
     assert len(hyp.tokens) <= 255
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is read from /proc on Linux")
+def test_the_servers_loader_starts_engine_threads_at_lower_priority(tiny_models_dir: Path) -> None:
+    """The threads CTranslate2 starts for a model (one per inter_threads) run at ``engine_nice``."""
+    folder = tiny_models_dir / "tiny"
+    tasks = Path("/proc/self/task")
+    before = {int(t) for t in os.listdir(tasks)}
+    settings = Settings(models_dir=tiny_models_dir, inter_threads=2, intra_threads=1, engine_nice=7, device="cpu")
+    engine = ctranslate2_loader(settings)(folder, Manifest.load(folder))
+    try:
+        started = {int(t) for t in os.listdir(tasks)} - before
+        base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert len(started) >= 2
+        assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in started} == {min(19, base + 7)}
+        (hyp,) = engine.translate_batch(
+            [engine.tokenize("Hello")], ["de"], DecodeOptions(beam_size=1, max_length=4), 64
+        )
+        assert hyp.tokens
+    finally:
+        engine.close()

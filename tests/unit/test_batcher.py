@@ -253,6 +253,32 @@ def test_empty_queue_admits_a_request_larger_than_the_bound() -> None:
     asyncio.run(run())
 
 
+def test_later_arrivals_join_the_oldest_only_within_the_slack() -> None:
+    """Length sorting may let later sentences of the oldest's length go before an earlier one of another length,
+    but only those that arrived within ``slack_s`` of the oldest: waits stay near the FIFO estimate."""
+
+    def item(tokens: int, at: float) -> WorkItem:
+        work = WorkItem.create(["w"] * tokens, "de", OPTS)
+        work.enqueued_at = at
+        return work
+
+    async def run() -> None:
+        for slack, expected in ((0.25, "medium joins"), (float("inf"), "shorts overtake")):
+            queue = BatchQueue(max_items=100, window=64)
+            oldest, medium = item(1, 100.0), item(4, 100.1)
+            shorts = [item(1, 101.0 + 0.1 * k) for k in range(6)]
+            for work in (oldest, medium, *shorts):
+                queue.put([work])
+            batch = queue.pop_batch(max_tokens=40, max_size=3, slack_s=slack)
+            if expected == "medium joins":
+                assert batch == [oldest, medium]
+                assert queue.full_batch_ready(max_tokens=40, max_size=3, slack_s=slack)  # the rest: start now
+            else:
+                assert batch == [oldest, *shorts[:2]]
+
+    asyncio.run(run())
+
+
 async def test_timeout_drops_the_waiting_items(engine: FakeEngine, batcher_factory: Factory) -> None:
     batcher = batcher_factory()
     first = submit(batcher, ["a"])
