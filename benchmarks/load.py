@@ -8,7 +8,8 @@ concurrency level measures sentences/s and p50/p95 latency of:
 - ``list``: the same sentences sent by one client as one list of ``concurrency`` texts per request (the
   batched ceiling: no HTTP or queueing overhead per sentence).
 
-Every cell is bounded by ``--duration`` seconds and ``--requests`` requests. Results go to
+Every cell is bounded by ``--duration`` seconds and ``--requests`` requests; the modes take turns at each
+concurrency for ``--repeat`` rounds (default 3) and each cell reports its median round. Results go to
 ``benchmarks/results/serving.json`` and ``serving.md`` (``serving-<label>.*`` with ``--label``). Other ``XLT_*``
 variables pass through to the server.
 
@@ -37,7 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -127,6 +128,8 @@ class Cell:
     mean_batch_examples: float | None
     client_cpu_ms_per_request: float | None = None  # the load generator's own CPU (it shares the cores)
     server_cpu_ms_per_sentence: float | None = None  # the server process's CPU, engine included
+    rounds: int = 1
+    sentences_per_s_range: tuple[float, float] | None = None  # lowest and highest of the rounds
 
 
 def process_cpu_s(pid: int) -> float | None:
@@ -235,6 +238,16 @@ async def run_cell(
     )
 
 
+def median_cell(runs: list[Cell]) -> Cell:
+    """The round with the median throughput (the lower middle one for an even count), with the count of rounds."""
+    chosen = sorted(runs, key=lambda c: c.sentences_per_s)[(len(runs) - 1) // 2]
+    return replace(
+        chosen,
+        rounds=len(runs),
+        sentences_per_s_range=(min(c.sentences_per_s for c in runs), max(c.sentences_per_s for c in runs)),
+    )
+
+
 def synthetic_models(root: Path, models_dir: Path) -> Path:
     """A models folder with one random opus-mt-shaped engine using ``models_dir``'s xlt-base tokenizer."""
     out = root / "models" / "opus-mt-random"
@@ -267,6 +280,7 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         "direction": f"{args.source}->{args.target}",
         "duration_s": args.duration,
         "max_requests": args.requests,
+        "rounds": args.repeat,
         "server_env": {k: v for k, v in os.environ.items() if k.startswith("XLT_")},
     }
     stem = f"serving-{args.label}" if args.label else "serving"
@@ -291,17 +305,22 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         "(engine included) per sentence; *client CPU* the load generator's own per request (aiohttp; it runs on "
         "the same two cores, so it is kept small).",
         "",
-        "| mode | concurrency | requests | errors | sentences/s | p50 ms | p95 ms | mean batch | server CPU ms/sent "
-        "| client CPU ms/req |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Each row is the median of {args.repeat} rounds by throughput (the modes took turns at each "
+        "concurrency); *range* is the lowest and highest sentences/s of the rounds.",
+        "",
+        "| mode | concurrency | requests | errors | sentences/s | range | p50 ms | p95 ms | mean batch "
+        "| server CPU ms/sent | client CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def cell_text(value: float | None) -> str:
         return "-" if value is None else f"{value:g}"
 
     for c in cells:
+        low, high = c.sentences_per_s_range or (c.sentences_per_s, c.sentences_per_s)
+        spread = f"{low:g}-{high:g}"
         lines.append(
-            f"| {c.mode} | {c.concurrency} | {c.requests} | {c.errors} | {c.sentences_per_s:g} | "
+            f"| {c.mode} | {c.concurrency} | {c.requests} | {c.errors} | {c.sentences_per_s:g} | {spread} | "
             f"{c.p50_ms:g} | {c.p95_ms:g} | {cell_text(c.mean_batch_examples)} | "
             f"{cell_text(c.server_cpu_ms_per_sentence)} | {cell_text(c.client_cpu_ms_per_request)} |"
         )
@@ -317,6 +336,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per cell (upper bound)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per cell (upper bound)")
     parser.add_argument("--concurrency", default="1,8,64", help="comma-separated client counts")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each cell reports the median round")
     parser.add_argument("--modes", default="dynamic,off,list", help="any of dynamic, off, list")
     parser.add_argument("--sentences-file", type=Path, help="one sentence per line (default: generated)")
     parser.add_argument("--timeout", type=float, default=120.0, help="HTTP timeout per request")
@@ -329,8 +349,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.levels = [int(c) for c in args.concurrency.split(",") if c]
     args.mode_list = [m for m in args.modes.split(",") if m]
     unknown = set(args.mode_list) - {"dynamic", "off", "list"}
-    if unknown or not args.levels or min(args.levels) < 1 or args.duration <= 0 or args.requests < 1:
-        parser.error(f"bad --modes/--concurrency/--duration/--requests (unknown modes: {sorted(unknown)})")
+    if unknown or not args.levels or min(args.levels) < 1 or args.duration <= 0 or args.requests < 1 or args.repeat < 1:
+        parser.error(f"bad --modes/--concurrency/--duration/--requests/--repeat (unknown modes: {sorted(unknown)})")
     return args
 
 
@@ -340,26 +360,32 @@ def main(argv: list[str] | None = None) -> int:
         sentences = [s.strip() for s in args.sentences_file.read_text(encoding="utf-8").splitlines() if s.strip()]
     else:
         sentences = make_sentences(512)
-    cells: list[Cell] = []
     log_dir = Path(__file__).parent / "tmp"  # server logs; git-ignored
     log_dir.mkdir(parents=True, exist_ok=True)
     if args.synthetic:
         args.models_dir = synthetic_models(log_dir / f"synthetic-{args.synthetic}", args.models_dir)
-    servers = [("dynamic", True, ["dynamic", "list"]), ("off", False, ["off"])]
-    for name, batching, modes in servers:
-        wanted = [m for m in modes if m in args.mode_list]
-        if not wanted:
-            continue
-        server = Server(args.models_dir, batching, log_dir / f"serve-{name}.log", args.ready_timeout)
-        try:
-            asyncio.run(warm_up(server.url, sentences, args))
-            for mode in wanted:
-                for level in args.levels:
+    # Both servers run at once (an idle one costs no CPU) and the modes take turns at each concurrency, round
+    # after round: the machine's speed drifts by 10-20% over minutes here, and cells compared with each other
+    # should share its state. Each reported cell is the round with the median throughput.
+    wanted = {"dynamic": True, "off": False}
+    names = {name for name in wanted if name in args.mode_list or (name == "dynamic" and "list" in args.mode_list)}
+    servers: dict[str, Server] = {}
+    rounds: dict[tuple[str, int], list[Cell]] = {}
+    try:
+        for name in sorted(names):
+            servers[name] = Server(args.models_dir, wanted[name], log_dir / f"serve-{name}.log", args.ready_timeout)
+            asyncio.run(warm_up(servers[name].url, sentences, args))
+        for _ in range(args.repeat):
+            for level in args.levels:
+                for mode in args.mode_list:
+                    server = servers["off" if mode == "off" else "dynamic"]
                     cell = asyncio.run(run_cell(server.url, mode, level, sentences, args, server.process.pid))
                     print(json.dumps(asdict(cell)), flush=True)
-                    cells.append(cell)
-        finally:
+                    rounds.setdefault((mode, level), []).append(cell)
+    finally:
+        for server in servers.values():
             server.stop()
+    cells = [median_cell(runs) for runs in rounds.values()]
     order = {m: i for i, m in enumerate(["dynamic", "off", "list"])}
     cells.sort(key=lambda c: (order[c.mode], c.concurrency))
     write_results(cells, args, args.out)

@@ -232,8 +232,9 @@ async def run_overload(server: Server, sentences: list[str], args: argparse.Name
         "rss_max_mb": round(max((mb for _, mb in samples), default=float("nan")), 1),
     }
     summary = (
-        f"{len(shots)} requests at {figures['achieved_rps']}/s ({args.factor:g}x {capacity:.1f}/s): {len(ok)} x 200, "
-        f"{len(shed)} x 429 (p99 {figures['shed_p99_ms']} ms), {len(other)} other"
+        f"{len(shots)} requests at {figures['achieved_rps']}/s ({args.factor:g}x {capacity:.1f}/s), {args.words}-word "
+        f"sentences: {len(ok)} x 200 (p99 {figures['ok_p99_ms']} ms), {len(shed)} x 429 (p50 {figures['shed_p50_ms']} "
+        f"ms, p99 {figures['shed_p99_ms']} ms), {len(other)} other"
         + ("" if shed else " (no 429: the generator could not reach the overload)")
     )
     return Report("overload", passed, summary, figures)

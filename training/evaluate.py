@@ -72,16 +72,36 @@ def engine_translator(folder: Path, beam_size: int = 4, max_batch_tokens: int = 
     return translate
 
 
-def off_target_rate(hyps: list[str], tgt: str, langs: Sequence[str]) -> float | None:
-    """Share of outputs a language identifier puts in another of the model's languages (None: no identifier)."""
+MIN_JUDGED_CHARS = 20  # shorter texts are not judged: a few words fool the identifier
+
+
+def language_judgements(texts: list[str], tgt: str, langs: Sequence[str]) -> list[bool | None] | None:
+    """Per text: True when a language identifier puts it in another of ``langs`` than ``tgt``, False when in
+    ``tgt``, None when it is too short to judge; None instead of a list when there is no identifier."""
     try:
         import langid
     except ImportError:
         return None
     identifier = langid.langid.LanguageIdentifier.from_modelstring(langid.langid.model, norm_probs=True)
     identifier.set_languages(list(langs))
-    judged = [identifier.classify(h)[0] for h in hyps if len(h) >= 20]
-    return round(sum(1 for lang in judged if lang != tgt) / len(judged), 4) if judged else None
+    return [identifier.classify(t)[0] != tgt if len(t) >= MIN_JUDGED_CHARS else None for t in texts]
+
+
+def off_target_rate(
+    hyps: list[str], tgt: str, langs: Sequence[str], only: Sequence[bool] | None = None
+) -> float | None:
+    """Share of outputs a language identifier puts in another of the model's languages (None: no identifier).
+
+    ``only`` limits the count to some items: those whose reference the identifier gets right, so that its own
+    mistakes on short or unusual text (it calls some human references off-target too) are not charged to the
+    model.
+    """
+    marks = language_judgements(hyps, tgt, langs)
+    if marks is None:
+        return None
+    keep = only if only is not None else [True] * len(marks)
+    judged = [m for m, k in zip(marks, keep, strict=True) if k and m is not None]
+    return round(sum(judged) / len(judged), 4) if judged else None
 
 
 def evaluate(

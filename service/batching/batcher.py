@@ -6,10 +6,11 @@ Why one owner task (TGI style): only this task pops the queue, so there are no l
 - an idle engine with one request waiting starts at once (no added latency for a lone client);
 - otherwise a partly filled batch waits at most ``max_wait_ms`` (from its oldest item) for company;
 - while a batch runs, new arrivals accumulate and form the next one. With several engine workers, a free worker
-  takes a batch at once when it holds a worker's share of a full batch (``1/concurrency`` of the budgets: the
-  engine is the bottleneck and every core should decode); a smaller batch is held up to about one batch time
+  takes a batch at once when as many sentences wait as a running batch holds (that is this load's batch size:
+  eight clients on two workers run four and four, and holding longer would leave a core idle), or a worker's
+  share of a full batch (``1/concurrency`` of the budgets); a smaller batch is held up to about one batch time
   (measured), since a worker decoding batches of one or two costs more per sentence than the batch they would
-  have joined (the HTTP side is the bottleneck and needs the core);
+  have joined;
 - a request is refused (429) when the queue is full, or when the work already queued would take longer than
   ``max_queue_wait_s`` (half the request deadline): under overload clients get a fast 429, never a 504. The
   estimate assumes first-in-first-out service, which the queue keeps to within about one batch time (``_slack``).
@@ -115,6 +116,7 @@ class Batcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self._inflight = 0
+        self._inflight_items = 0  # sentences in the running batches
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._batch_s = 0.1  # moving average of batch time, for Retry-After
@@ -180,6 +182,8 @@ class Batcher:
                 self._policy.max_batch_tokens // share, self._policy.max_batch_size // share, slack
             ):
                 return 0.0
+            if len(self._queue) >= self._inflight_items / self._inflight:
+                return 0.0  # as much waiting as a running batch holds: this load's batch size, and a core is idle
             hold += self._batch_s  # another batch runs: gather company until about when it ends
         remaining = oldest.enqueued_at + hold - time.monotonic()
         return max(0.0, remaining)
@@ -193,6 +197,7 @@ class Batcher:
                 self._metrics.queue_depth.labels(self._engine.name).set(len(self._queue))
                 if batch:
                     self._inflight += 1
+                    self._inflight_items += len(batch)
                     task = asyncio.create_task(self._run(batch))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -216,6 +221,7 @@ class Batcher:
                 self._sentence_s = per_sentence if not self._sentence_s else 0.7 * self._sentence_s + 0.3 * per_sentence
         finally:
             self._inflight -= 1
+            self._inflight_items -= len(batch)
             self._wakeup.set()
             self._check_idle()
 

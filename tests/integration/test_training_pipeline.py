@@ -110,7 +110,8 @@ def test_convert_refuses_to_overwrite_then_serves(run: dict[str, Path]) -> None:
     rows = evaluate_zeroshot(out, run["data"] / "test.tsv", max_per_set=3, beam_size=1, min_chars=1)
     assert {r["direction"] for r in rows} == {"de-fr", "fr-de"}
     for r in rows:  # auto takes each sentence from direct or pivot: its share of fallbacks is a rate
-        assert {"direct_chrf", "pivot_chrf", "auto_chrf", "auto_off_target"} <= set(r)
+        assert {"direct_chrf", "pivot_chrf", "auto_chrf", "auto_off_target", "reference_off_target"} <= set(r)
+        assert "direct_off_target_judgeable" in r and "auto_off_target_judgeable" in r
         assert 0.0 <= r["auto_fallbacks"] <= 1.0  # type: ignore[operator]
 
     from fastapi.testclient import TestClient

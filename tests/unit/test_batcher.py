@@ -109,21 +109,38 @@ async def test_partial_batch_waits_for_company(engine: FakeEngine, batcher_facto
 async def test_second_worker_holds_a_partial_batch_while_the_first_runs(
     engine: FakeEngine, batcher_factory: Factory
 ) -> None:
-    """Two engine workers: arrivals during a running batch gather into one batch instead of taking the free
-    worker one by one after ``max_wait_s``."""
+    """Two engine workers: arrivals during a running batch of four gather into one batch instead of taking the
+    free worker one by one after ``max_wait_s``."""
     batcher = batcher_factory(max_wait_s=0.001, concurrency=2)
-    first = submit(batcher, ["a"])
+    first = submit(batcher, ["a", "a", "a", "a"])
     await wait_started(engine)
     later = []
     for text in ("b", "c", "d"):
         later.append(submit(batcher, [text]))
         await asyncio.sleep(0.01)  # ten times max_wait_s apart: without holding each would run alone
-    assert len(engine.calls) == 1  # held: the first batch's measured time (0.1 s before any) has not passed
+    assert len(engine.calls) == 1  # held: fewer wait than the running batch holds, and its time has not passed
     assert engine.gate is not None
     engine.gate.set()
     await results(first)
     assert [await results(r) for r in later] == [["de:b"], ["de:c"], ["de:d"]]
     assert sorted(engine.batches()[1]) == ["b", "c", "d"]
+
+
+async def test_second_worker_starts_when_as_many_wait_as_the_running_batch_holds(
+    engine: FakeEngine, batcher_factory: Factory
+) -> None:
+    """That many waiting is this load's batch size: holding longer would leave a core idle (eight clients on
+    two workers: four and four), so the free worker takes them at once."""
+    batcher = batcher_factory(max_wait_s=3600, concurrency=2)
+    first = submit(batcher, ["a", "a"])
+    await wait_started(engine)
+    later = [submit(batcher, ["b"]), submit(batcher, ["c"])]
+    await wait_started(engine)  # while the first batch is still held at the gate
+    assert sorted(engine.batches()[1]) == ["b", "c"]
+    assert engine.gate is not None
+    engine.gate.set()
+    await results(first)
+    assert [await results(r) for r in later] == [["de:b"], ["de:c"]]
 
 
 async def test_second_worker_starts_at_once_with_its_share_of_a_full_batch(

@@ -16,6 +16,7 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     zero = {"origin": "bible", "direction": "de-fr", "n": 10, "auto_fallbacks": 0.2}
     for name, chrf, off in (("direct", 12.0, 0.3), ("pivot", 10.0, 0.1), ("auto", 13.0, 0.05)):
         zero |= {f"{name}_chrf": chrf, f"{name}_bleu": 1.0, f"{name}_off_target": off}
+    zero |= {"reference_off_target": 0.1, "direct_off_target_judgeable": 0.25, "auto_off_target_judgeable": 0.04}
     (model / "zeroshot.json").write_text(json.dumps([zero]))
     adapted = {"domain": "mime", "train_pairs": 240, "steps": 60, "heldout": 60, "before_chrf": 20.0,
                "after_chrf": 41.5, "command": "xlt train adapt ..."}  # fmt: skip
@@ -31,6 +32,8 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
 
     assert "| bible | de-fr | 10 | 12.0 | 10.0 | 13.0 | 1.20 |" in card
     assert "auto 5.0% (goal <= 5%)" in card and "20.0%" in card
+    assert "| bible | 10.0% | 30.0% | 10.0% | 5.0% | 25.0% | 4.0% |" in card  # beside the identifier's floor
+    assert "| all | 10.0% | 30.0% |" in card
     assert "20.0 -> **41.5**" in card
     assert "| **mean** | 7.6 | 8.0 |" in card
     assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | 20.0 | 50.0 |" in card
