@@ -37,10 +37,13 @@ pytest: $(VENV)/.dev
 
 test: lint typecheck pytest
 
-# Serving benchmark: the shipped model, then a random engine of opus-mt's shape (greedy, 30 tokens per sentence).
+# Serving benchmark (~25 min): the shipped model, then random engines of opus-mt's and opus-mt-tc-big's shapes
+# (greedy, 30 tokens per sentence); 3 rounds each, modes taking turns.
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR)
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --synthetic opus-mt --label opus-mt \
+		--options '{"beam_size": 1, "max_length": 30}'
+	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --synthetic opus-mt-big --label opus-mt-big \
 		--options '{"beam_size": 1, "max_length": 30}'
 
 # Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload (25-token and 150-word

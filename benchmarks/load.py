@@ -13,10 +13,12 @@ concurrency for ``--repeat`` rounds (default 3) and each cell reports its median
 ``benchmarks/results/serving.json`` and ``serving.md`` (``serving-<label>.*`` with ``--label``). Other ``XLT_*``
 variables pass through to the server.
 
-``--synthetic opus-mt`` serves a random-weight engine of opus-mt's shape (d_model 512, 6+6 layers, built once
-into ``benchmarks/tmp/``, needs the ``train`` extra) with the shipped model's tokenizer: our own default model is
-so small that per-request HTTP work costs as much as its inference, and this shows what batching does where
-the engine dominates, as it does for the pretrained models users convert. Random weights rarely stop, so with
+``--synthetic opus-mt`` serves a random-weight engine of opus-mt's shape (d_model 512, 6+6 layers), and
+``--synthetic opus-mt-big`` one of opus-mt-tc-big's (transformer-big: d_model 1024, 6+6 layers, ffn 4096), built
+once into ``benchmarks/tmp/`` (needs the ``train`` extra) with the shipped model's tokenizer: our own default model
+is so small that per-request HTTP work costs as much as its inference, and these show what batching does where the
+engine dominates, as it does for the pretrained models users convert. How much batching can gain is the engine's
+own property: ``list`` over ``off`` bounds it. Random weights rarely stop, so with
 ``--options '{"beam_size": 1, "max_length": 30}'`` every sentence decodes 30 tokens.
 
     python benchmarks/load.py --models-dir models --duration 10 --concurrency 1,8,64
@@ -248,15 +250,16 @@ def median_cell(runs: list[Cell]) -> Cell:
     )
 
 
-def synthetic_models(root: Path, models_dir: Path) -> Path:
-    """A models folder with one random opus-mt-shaped engine using ``models_dir``'s xlt-base tokenizer."""
-    out = root / "models" / "opus-mt-random"
+def synthetic_models(root: Path, models_dir: Path, shape: str) -> Path:
+    """A models folder with one random engine of ``shape`` using ``models_dir``'s xlt-base tokenizer."""
+    out = root / "models" / f"{shape}-random"
     if not (out / "manifest.json").exists():
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.tiny_model import OPUS_MT, build_tiny_model
+        from tests.tiny_model import OPUS_MT, OPUS_MT_BIG, build_tiny_model
 
+        size = {"opus-mt": OPUS_MT, "opus-mt-big": OPUS_MT_BIG}[shape]
         sp = models_dir / "xlt-base" / "sentencepiece.model"
-        build_tiny_model(out, root / "work", name="opus-mt-random", size=OPUS_MT, sp_model=sp)
+        build_tiny_model(out, root / "work", name=f"{shape}-random", size=size, sp_model=sp)
     return out.parent
 
 
@@ -344,7 +347,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--label", help="results go to serving-LABEL.json/.md")
     parser.add_argument("--options", type=json.loads, help="the requests' decoding options, as JSON")
-    parser.add_argument("--synthetic", choices=["opus-mt"], help="serve a random-weight engine of this shape")
+    parser.add_argument(
+        "--synthetic", choices=["opus-mt", "opus-mt-big"], help="serve a random-weight engine of this shape"
+    )
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.concurrency.split(",") if c]
     args.mode_list = [m for m in args.modes.split(",") if m]
@@ -363,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(__file__).parent / "tmp"  # server logs; git-ignored
     log_dir.mkdir(parents=True, exist_ok=True)
     if args.synthetic:
-        args.models_dir = synthetic_models(log_dir / f"synthetic-{args.synthetic}", args.models_dir)
+        args.models_dir = synthetic_models(log_dir / f"synthetic-{args.synthetic}", args.models_dir, args.synthetic)
     # Both servers run at once (an idle one costs no CPU) and the modes take turns at each concurrency, round
     # after round: the machine's speed drifts by 10-20% over minutes here, and cells compared with each other
     # should share its state. Each reported cell is the round with the median throughput.

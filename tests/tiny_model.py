@@ -72,6 +72,7 @@ class Size:
 
 TINY = Size()
 OPUS_MT = Size(d_model=512, layers=6, heads=8, ffn=2048)  # the shape of Helsinki-NLP opus-mt models
+OPUS_MT_BIG = Size(d_model=1024, layers=6, heads=16, ffn=4096)  # opus-mt-tc-big (transformer-big)
 
 
 def build_tiny_model(
