@@ -52,7 +52,9 @@ async def request_counts(client: object) -> dict[tuple[str, str], float]:
 async def test_an_engine_error_fails_only_its_batch(app_client: AppClient) -> None:
     engine = BombEngine(gate=threading.Event())
     try:
-        async with app_client([engine], max_wait_ms=50) as client:
+        # One engine worker: the next batch forms only when the first ends (with a free second worker, the
+        # first arrival would start at once, alone).
+        async with app_client([engine], max_wait_ms=50, inter_threads=1) as client:
             first = asyncio.create_task(client.post("/translate", json=body("fine first")))
             assert await asyncio.to_thread(engine.started.wait, 30)
             # While batch 1 runs, these two queue up and become batch 2 together.
