@@ -13,7 +13,8 @@ in the middle of load. Each run is bounded in time and starts and stops its own 
 Capacity is measured first (closed loop, ``--capacity-clients`` clients, one sentence per request, for
 ``--capacity-seconds``) unless ``--rate`` gives it in requests per second. The load generator shares the machine
 with the server: its CPU counts against capacity, and the achieved offered rate is recorded. Results go to
-``benchmarks/results/reliability-<mode>.json`` and a summary is appended to ``benchmarks/RESULTS.md``.
+``benchmarks/results/reliability-<mode>.json`` (``-<N>w`` added for ``--words N``) and a summary is appended
+to ``benchmarks/RESULTS.md``.
 
     python benchmarks/soak.py soak --models-dir models
     python benchmarks/soak.py overload --models-dir models --duration 60
@@ -358,7 +359,8 @@ def record(report: Report, args: argparse.Namespace) -> Path:
         "server_env": {k: v for k, v in os.environ.items() if k.startswith("XLT_")},
         "argv": sys.argv[1:],
     }
-    path = args.out / f"reliability-{report.mode}.json"
+    words = "" if args.words == 20 else f"-{args.words}w"  # both overload runs keep their figures
+    path = args.out / f"reliability-{report.mode}{words}.json"
     path.write_text(json.dumps({"meta": meta, "passed": report.passed, **asdict(report)}, indent=2) + "\n")
     md = args.results_md
     if not md.exists():
