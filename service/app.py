@@ -37,7 +37,7 @@ from service.fewshot.memories import Memories, store_opener
 from service.fewshot.store import MemoryStore
 from service.langid import LanguageDetector, default_detector
 from service.metrics import Metrics
-from service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from service.middleware import BodyLimitMiddleware, MetricsMiddleware, ShedMiddleware
 from service.openapi import install_openapi
 from service.pipeline import TranslationPipeline
 from service.reload import ModelReloader
@@ -237,6 +237,7 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         larger=(IMPORT_PATH, settings.max_import_bytes),
     )
+    app.add_middleware(ShedMiddleware, schedulers=state.schedulers)  # every queue past its bounds: 429 unread
     app.add_middleware(InFlightMiddleware, state=state)  # while draining: 503 before anything is read
     if settings.cors_origins:
         app.add_middleware(

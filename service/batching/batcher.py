@@ -55,6 +55,10 @@ class Scheduler(Protocol):
 
     def submit(self, items: Sequence[WorkItem]) -> None: ...
 
+    def shedding(self) -> int | None:
+        """Retry-After seconds when any request would now be refused as overloaded, else None."""
+        ...
+
     @property
     def running(self) -> bool: ...
 
@@ -153,6 +157,16 @@ class Batcher:
         self._metrics.queue_depth.labels(self._engine.name).set(len(self._queue))
         self._idle.clear()
         self._wakeup.set()
+
+    def shedding(self) -> int | None:
+        """Retry-After seconds when every request would now be refused (the queue alone is past its bounds)."""
+        queued = len(self._queue)
+        if not queued or not self.running:
+            return None
+        wait = queued * self._sentence_s / self._policy.concurrency
+        if queued >= self._policy.max_queue or wait > self._policy.max_queue_wait_s:
+            return self._retry_after()
+        return None
 
     def _retry_after(self) -> int:
         batches = len(self._queue) / self._policy.max_batch_size + 1

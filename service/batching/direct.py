@@ -53,6 +53,9 @@ class DirectScheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def shedding(self) -> int | None:
+        return 1 if self.running and self._waiting >= self._policy.max_queue else None
+
     async def _run(self, items: list[WorkItem]) -> None:
         assert self._slots is not None
         queued = True

@@ -66,3 +66,31 @@ async def test_overload_is_429_never_504_even_with_a_long_queue(app_client: AppC
     assert statuses.count(429) > 0 and statuses.count(200) > 0
     assert all(r.json()["error"]["code"] == "overloaded" and "retry-after" in r.headers for r in answers
                if r.status_code == 429)  # fmt: skip
+
+
+async def test_when_every_queue_is_full_translate_is_shed_before_its_body_is_read(app_client: AppClient) -> None:
+    """The answer is known without the body: even a malformed one gets the 429 (it would get 400 otherwise)."""
+    engine = FakeEngine(gate=threading.Event())
+    malformed = {"content": b'{"text": ', "headers": {"content-type": "application/json"}}
+    try:
+        async with app_client([engine], max_queue=8, max_batch_size=8, inter_threads=1) as client:
+            assert (await client.post("/translate", **malformed)).status_code == 400  # type: ignore[arg-type]
+            running = asyncio.create_task(client.post("/translate", json=BODY))
+            assert await asyncio.to_thread(engine.started.wait, 30)
+            queued = [asyncio.create_task(client.post("/translate", json={**BODY, "text": ["a"] * 8}))]
+            for _ in range(500):
+                if 'xlt_queue_depth{model="fake"} 8.0' in (await client.get("/metrics")).text:
+                    break
+                await asyncio.sleep(0.01)
+            shed = await client.post("/translate", **malformed)  # type: ignore[arg-type]
+            assert shed.status_code == 429 and shed.json()["error"]["code"] == "overloaded"
+            assert int(shed.headers["retry-after"]) >= 1
+            assert (await client.get("/languages")).status_code == 200  # other routes are not shed
+            metrics = (await client.get("/metrics")).text
+            assert 'xlt_requests_total{code="overloaded",route="/translate",status="429"} 1.0' in metrics
+            engine.gate.set()
+            assert (await running).status_code == 200 and (await queued[0]).status_code == 200
+            assert (await client.post("/translate", **malformed)).status_code == 400  # queue empty: read again
+    finally:
+        assert engine.gate is not None
+        engine.gate.set()
