@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from load import Server, make_sentences, percentile, run_cell
+from load import Server, make_sentences, percentile, request_body, run_cell, warm_up
 from prometheus_client.parser import text_string_to_metric_families
 from wire import TRANSPORT_ERRORS, get_text, post_json, session
 
@@ -76,10 +76,6 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def body(text: str | list[str], args: argparse.Namespace) -> dict[str, Any]:
-    return {"text": text, "source": args.source, "target": args.target, **({"model": args.model} if args.model else {})}
-
-
 async def shoot(http: aiohttp.ClientSession, payload: dict[str, Any], begun: float, headers: dict[str, str]) -> Shot:
     t0 = time.perf_counter()
     shot = Shot(started=t0 - begun, latency=0.0)
@@ -111,7 +107,7 @@ async def open_loop(
         begun = time.perf_counter()
 
         async def one(n: int) -> None:
-            shots.append(await shoot(http, body(sentences[n % len(sentences)], args), begun, {}))
+            shots.append(await shoot(http, request_body(sentences[n % len(sentences)], args), begun, {}))
 
         async def sample() -> None:
             while True:
@@ -265,7 +261,7 @@ async def run_sigterm(server: Server, sentences: list[str], args: argparse.Names
                 n += 1
                 request_id = f"c{index}-{n}"
                 texts = [sentences[(index * 7919 + n * 13 + k) % len(sentences)] for k in range(args.texts)]
-                shot = await shoot(http, body(texts, args), begun, {"X-Request-ID": request_id})
+                shot = await shoot(http, request_body(texts, args), begun, {"X-Request-ID": request_id})
                 shot.latency += shot.started  # ended, on the run's clock
                 shots[request_id] = shot
                 if shot.error is not None:
@@ -388,11 +384,7 @@ async def run(args: argparse.Namespace) -> Report:
         Server, args.models_dir, True, log_dir / f"serve-reliability-{args.mode}.log", args.ready_timeout
     )
     try:
-        async with session(server.url, 1, args.timeout) as http:
-            for text in sentences[:3]:
-                answer = await post_json(http, "/translate", body(text, args))
-                if answer.status != 200:
-                    raise RuntimeError(f"warm-up request answered {answer.status}: {answer.body[:500]!r}")
+        await warm_up(server.url, sentences, args)
         if args.mode == "sigterm":
             return await run_sigterm(server, sentences, args)
         capacity = args.rate or await measure_capacity(server.url, sentences, args)

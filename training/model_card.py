@@ -18,6 +18,12 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
+    """Mean of ``key`` over the rows that have it (None: none has)."""
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return sum(values) / len(values) if values else None
+
+
 def _identifier_floor(zero: list[dict[str, Any]]) -> list[str]:
     """Off-target means per test set beside the identifier's own error rate on the human references."""
     lines = [
@@ -33,8 +39,8 @@ def _identifier_floor(zero: list[dict[str, Any]]) -> list[str]:
         rows = [r for r in zero if origin in ("all", r["origin"])]
 
         def mean(key: str, rows: list[dict[str, Any]] = rows) -> str:
-            values = [r[key] for r in rows if r.get(key) is not None]
-            return f"{100 * sum(values) / len(values):.1f}%" if values else "-"
+            value = _mean(rows, key)
+            return "-" if value is None else f"{100 * value:.1f}%"
 
         lines.append(
             f"| {origin} | {mean('reference_off_target')} | {mean('direct_off_target')} | "
@@ -173,8 +179,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         mean_ratio = sum(r["direct_chrf"] / r["pivot_chrf"] for r in zero if r["pivot_chrf"]) / n
 
         def mean(key: str) -> float:
-            values = [r[key] for r in zero if r.get(key) is not None]
-            return sum(values) / max(len(values), 1)
+            return _mean(zero, key) or 0.0
 
         lines += [
             "",

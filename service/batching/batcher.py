@@ -147,7 +147,7 @@ class Batcher:
             raise NotReady(f"model {self._engine.name} is not accepting work")
         if not items:
             return
-        wait = (len(self._queue) + len(items)) * self._sentence_s / self._policy.concurrency
+        wait = self._queue_wait_s(len(items))
         if len(self._queue) and wait > self._policy.max_queue_wait_s:
             raise Overloaded(
                 f"the queue holds about {wait:.0f} s of work, more than a request may wait; retry later",
@@ -163,10 +163,13 @@ class Batcher:
         queued = len(self._queue)
         if not queued or not self.running:
             return None
-        wait = queued * self._sentence_s / self._policy.concurrency
-        if queued >= self._policy.max_queue or wait > self._policy.max_queue_wait_s:
+        if queued >= self._policy.max_queue or self._queue_wait_s() > self._policy.max_queue_wait_s:
             return self._retry_after()
         return None
+
+    def _queue_wait_s(self, arriving: int = 0) -> float:
+        """How long the queued sentences (and ``arriving`` more) take at the measured engine speed."""
+        return (len(self._queue) + arriving) * self._sentence_s / self._policy.concurrency
 
     def _retry_after(self) -> int:
         batches = len(self._queue) / self._policy.max_batch_size + 1
