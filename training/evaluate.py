@@ -52,7 +52,10 @@ def test_sets(path: Path, langs: Sequence[str], max_per_set: int | None = None) 
     return [TestSet(o, s, t, src, ref) for (o, s, t), (src, ref) in sorted(sets.items())]
 
 
-def engine_translator(folder: Path, beam_size: int = 4, max_batch_tokens: int = 2048) -> Translate:
+def engine_translator(
+    folder: Path, beam_size: int = 4, max_batch_tokens: int = 2048, repetition_penalty: float | None = None
+) -> Translate:
+    """``repetition_penalty`` None: the engine's own default, as the service decodes."""
     manifest = Manifest.load(folder)
     engine = CTranslate2Engine(folder, manifest, inter_threads=1, intra_threads=2)
     arch = manifest.architecture
@@ -65,7 +68,7 @@ def engine_translator(folder: Path, beam_size: int = 4, max_batch_tokens: int = 
             chunk = sources[start : start + 64]
             # Bound the output by the input (2x + 10) so a looping hypothesis cannot run to the position limit.
             limit = min(positions - 2, 2 * max(len(s) for s in chunk) + 10)
-            options = DecodeOptions(beam_size=beam_size, max_length=limit)
+            options = DecodeOptions(beam_size=beam_size, max_length=limit, repetition_penalty=repetition_penalty)
             hyps += engine.translate_batch(chunk, [tgt] * len(chunk), options, max_batch_tokens)
         return [engine.detokenize(h.tokens) for h in hyps]
 

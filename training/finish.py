@@ -18,6 +18,7 @@ from training.data.build import DEFAULT_LANGS
 from training.evaluate import evaluate_engine
 from training.evaluate_fewshot import evaluate_fewshot
 from training.evaluate_zeroshot import evaluate_zeroshot
+from training.tune_decoding import tune_repetition_penalty
 
 
 def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_set: int = 200) -> None:
@@ -35,6 +36,8 @@ def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_se
     if (work / "ablation" / "summary.json").exists():  # written after the conversion, which replaces the folder
         compared = ablation.compare(work / "finetune", work / "ablation")
         (out / "ablation.json").write_text(json.dumps(compared, indent=1) + "\n", encoding="utf-8")
+    # Decoding defaults are chosen on dev before any test figure is taken, so every figure below uses them.
+    tune_repetition_penalty(out, data / "dev.tsv", out=out / "decoding.json")
     curve = work / "finetune" / "training_curve.png"
     if curve.exists():
         shutil.copyfile(curve, out / "training_curve.png")

@@ -103,6 +103,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         f"- CTranslate2 {manifest.quantization}, folder size {size_mb:.1f} MB; architecture {manifest.architecture}",
         f"- int8 vs float32 parity on dev (chrF): {manifest.metrics.get('parity_chrf', 'not measured')}",
         "- Few-shot format: `<ex> example source <to> example target ... <sep> source` (see the few-shot issue)",
+        _decoding_line(manifest, _load(model_dir / "decoding.json")),
         "",
         "## Data",
         "",
@@ -233,3 +234,14 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
     path = model_dir / "MODEL_CARD.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _decoding_line(manifest: Manifest, tuned: dict[str, Any] | None) -> str:
+    line = f"- Decoding default: repetition penalty {manifest.decoding.repetition_penalty}"
+    if tuned:
+        tried = ", ".join(f"{p}: {c}" for p, c in tuned["dev_chrf"].items())
+        line += (
+            f", chosen on the dev split (mean chrF over {tuned['sets']} sets of up to {tuned['per_set']} sentences,"
+            f" beam {tuned['beam_size']}; {tried}); every figure below is decoded with it"
+        )
+    return line

@@ -21,6 +21,8 @@ class DecodeOptions:
     beam_size: int = 2
     max_length: int = 256
     return_scores: bool = False
+    # None: the model's own default (its manifest's ``decoding``), chosen on dev when it was built.
+    repetition_penalty: float | None = None
 
 
 @dataclass(frozen=True)

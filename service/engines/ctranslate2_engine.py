@@ -113,6 +113,9 @@ class CTranslate2Engine:
         max_decoding_length = options.max_length + (1 if prefixes else 0)
         if self._max_positions is not None:
             max_decoding_length = min(max_decoding_length, self._max_positions)
+        penalty = options.repetition_penalty
+        if penalty is None:
+            penalty = self._manifest.decoding.repetition_penalty
         results = self._translator.translate_batch(
             list(sources),
             target_prefix=prefixes,
@@ -123,6 +126,7 @@ class CTranslate2Engine:
             max_decoding_length=max_decoding_length,
             max_input_length=self._max_input_length,
             return_scores=options.return_scores,
+            repetition_penalty=penalty,
         )
         out: list[Hypothesis] = []
         for i, result in enumerate(results):

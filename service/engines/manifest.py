@@ -56,6 +56,19 @@ class FewShotFormat(BaseModel):
     memory_examples: bool = True
 
 
+class Decoding(BaseModel):
+    """Decoding defaults that belong to the model rather than to the request.
+
+    Why: a small model degenerates into loops ("se-se-se", "--s, --s") that cost it chrF, placeholders and the
+    target language; a repetition penalty (CTranslate2's, CTRL-style) chosen on the dev split fixes much of that
+    without touching the weights. 1.0 is no penalty, the default for any engine that does not say otherwise.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    repetition_penalty: float = Field(default=1.0, ge=1.0, le=3.0)
+
+
 class TokenizerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,6 +92,7 @@ class Manifest(BaseModel):
     target_signal: TargetSignal = Field(default_factory=TargetSignal)
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     few_shot: FewShotFormat | None = None
+    decoding: Decoding = Field(default_factory=Decoding)
     # Language -> token that starts the source (M2M100 ``__en__``, NLLB ``eng_Latn``, mBART-50 ``en_XX``).
     source_prefix: dict[str, str] = Field(default_factory=dict)
     engine: Literal["ctranslate2"] = "ctranslate2"

@@ -44,6 +44,34 @@ def test_scores_on_request(engine: CTranslate2Engine) -> None:
     assert isinstance(hyp.score, float)
 
 
+def test_repetition_penalty_reaches_the_engine_and_defaults_to_the_manifest(
+    tiny_models_dir: Path, tmp_path: Path
+) -> None:
+    """A random model loops; a strong penalty changes what it writes, and an engine whose manifest asks for that
+    penalty uses it when the request leaves it unset."""
+    import shutil
+
+    folder = tmp_path / "penalised"
+    shutil.copytree(tiny_models_dir / "tiny", folder)
+    manifest = Manifest.load(folder)
+    manifest.model_copy(update={"decoding": manifest.decoding.model_copy(update={"repetition_penalty": 3.0})}).save(
+        folder
+    )
+    plain = CTranslate2Engine(tiny_models_dir / "tiny", Manifest.load(tiny_models_dir / "tiny"), intra_threads=1)
+    penalised = CTranslate2Engine(folder, Manifest.load(folder), intra_threads=1)
+    sources = [plain.tokenize(t) for t in ("The house is small.", "We see a dog.", "Hello")]
+
+    def run(engine: CTranslate2Engine, penalty: float | None) -> list[list[str]]:
+        options = DecodeOptions(beam_size=1, max_length=24, repetition_penalty=penalty)
+        return [h.tokens for h in engine.translate_batch(sources, ["de"] * 3, options, 1600)]
+
+    looping = run(plain, None)
+    assert any(len(set(t)) < len(t) for t in looping)  # the random model repeats itself
+    assert run(plain, 1.0) == looping
+    assert run(plain, 3.0) != looping
+    assert run(penalised, None) == run(plain, 3.0)
+
+
 def test_detokenize_drops_control_tokens(engine: CTranslate2Engine) -> None:
     assert engine.detokenize(["<2de>", "▁the", "▁house", "</s>"]) == "the house"
 

@@ -129,6 +129,22 @@ def test_convert_refuses_to_overwrite_then_serves(run: dict[str, Path]) -> None:
         assert r.status_code == 200 and r.json()["translations"][0]["zero_shot"] is True
 
 
+def test_decoding_default_is_chosen_on_dev(run: dict[str, Path]) -> None:
+    from training.tune_decoding import tune_repetition_penalty
+
+    out = run["root"] / "models" / "tiny-trained"
+    report = run["root"] / "decoding.json"
+    summary = tune_repetition_penalty(
+        out, run["data"] / "dev.tsv", candidates=(1.0, 2.5), max_per_set=3, beam_size=1, out=report
+    )
+    scores = {float(p): c for p, c in summary["dev_chrf"].items()}  # type: ignore[union-attr]
+    assert set(scores) == {1.0, 2.5}
+    best = max(scores.values())
+    assert summary["repetition_penalty"] == min(p for p, c in scores.items() if c == best)
+    assert Manifest.load(out).decoding.repetition_penalty == summary["repetition_penalty"]
+    assert json.loads(report.read_text()) == summary
+
+
 def test_adapt_writes_a_new_engine_with_before_and_after(run: dict[str, Path], tmp_path: Path) -> None:
     from training.adapt import adapt
 
