@@ -1,15 +1,19 @@
 """Few-shot evaluation: chrF on held-out gettext catalogs with 0, 1, 2 and 4 retrieved examples per sentence.
 
 Examples are retrieved leave-one-out from the other messages of the same test catalog (what a translation memory
-of that project would hold), with the same word-overlap retrieval the model was trained with, and joined to the
-source exactly as the service joins them (``service.fewshot.format``).
+of that project would hold) and joined to the source exactly as the service joins them (``service.fewshot.format``).
+Two retrievals: ``overlap``, the word-overlap retrieval the model was trained with (Jaccard >= 0.2: most sentences
+get examples, many of them loose); ``memory``, the service's own translation-memory lookup at its default fuzzy
+threshold (``service.fewshot.index``: what a user of ``"memory"`` gets, fewer and closer matches).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import sacrebleu
 
@@ -17,6 +21,9 @@ from service.engines.base import DecodeOptions
 from service.engines.ctranslate2_engine import CTranslate2Engine
 from service.engines.manifest import Manifest
 from service.fewshot.format import Example, build_source, tokenize_examples
+from service.fewshot.index import PairIndex
+from service.fewshot.store import Entry, normalize
+from service.settings import Settings
 from training.data.records import read_pairs
 from training.retrieval import WordIndex
 
@@ -29,6 +36,7 @@ def evaluate_fewshot(
     max_per_direction: int = 300,
     beam_size: int = 4,
     out: Path | None = None,
+    retrieval: Literal["overlap", "memory"] = "overlap",
 ) -> dict[str, object]:
     manifest = Manifest.load(folder)
     engine = CTranslate2Engine(folder, manifest, inter_threads=1, intra_threads=2)
@@ -45,10 +53,9 @@ def evaluate_fewshot(
                 if domain_lang != lang:
                     continue
                 pairs = [(s, t) if forward else (t, s) for s, t in pairs]
-                index = WordIndex([s for s, _ in pairs])
+                retrieve = _memory(pairs) if retrieval == "memory" else _overlap(pairs)
                 for i, (s, t) in enumerate(pairs):
-                    found = index.neighbours(i, k=max(shots), min_overlap=0.2)
-                    rows.append((s, t, [Example(*pairs[j]) for j in found]))
+                    rows.append((s, t, retrieve(i, max(shots))))
             rows = rows[:max_per_direction]
             scores: dict[str, float] = {}
             for k in shots:
@@ -64,7 +71,28 @@ def evaluate_fewshot(
             scores["with_examples"] = sum(1 for _, _, ex in rows if ex)
             results[f"{src_lang}-{tgt_lang}"] = scores
     mean = {f"chrf_{k}": round(sum(float(r[f"chrf_{k}"]) for r in results.values()) / len(results), 2) for k in shots}
-    summary: dict[str, object] = {"per_direction": results, "mean": mean}
+    summary: dict[str, object] = {"retrieval": retrieval, "per_direction": results, "mean": mean}
     if out is not None:
         out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return summary
+
+
+Retrieve = Callable[[int, int], list[Example]]  # (sentence index, k) -> up to k examples, never the sentence itself
+
+
+def _overlap(pairs: list[tuple[str, str]]) -> Retrieve:
+    index = WordIndex([s for s, _ in pairs])
+    return lambda i, k: [Example(*pairs[j]) for j in index.neighbours(i, k=k, min_overlap=0.2)]
+
+
+def _memory(pairs: list[tuple[str, str]]) -> Retrieve:
+    index = PairIndex()
+    index.update(Entry(s, t, 0) for s, t in pairs)
+    threshold = Settings.model_fields["memory_fuzzy_threshold"].default
+
+    def retrieve(i: int, k: int) -> list[Example]:
+        own = normalize(pairs[i][0])  # an exact match would be served from the memory, not used as an example
+        found = [m for m in index.fuzzy(pairs[i][0], k + 1, threshold) if normalize(m.source) != own]
+        return [Example(m.source, m.target) for m in found[:k]]
+
+    return retrieve

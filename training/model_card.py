@@ -191,27 +191,17 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         ]
         if any("reference_off_target" in r for r in zero):
             lines += _identifier_floor(zero)
-    few = _load(model_dir / "fewshot.json")
-    if few:
-        shots = sorted(k for k in few["mean"])
+    for name, how in _FEWSHOT_RETRIEVALS:
+        few = _load(model_dir / name)
+        if few:
+            lines += _fewshot_table(few, how)
+    if manifest.few_shot is not None and not manifest.few_shot.memory_examples:
         lines += [
             "",
-            "## Few-shot: retrieved examples on held-out gettext catalogs",
-            "",
-            "Examples retrieved leave-one-out from the same test catalog, joined as at serving time.",
-            "",
-            "| direction | n | with examples | " + " | ".join(f"chrF {k[5:]}-shot" for k in shots) + " |",
-            "|---|---|---|" + "---|" * len(shots),
+            "Examples retrieved as a translation memory retrieves them lower this model's chrF, so its manifest sets "
+            "`few_shot.memory_examples: false`: translation memories give it exact matches only; examples a request "
+            "sends are still used.",
         ]
-        for d, r in few["per_direction"].items():
-            lines.append(f"| {d} | {r['n']} | {r['with_examples']} | " + " | ".join(str(r[k]) for k in shots) + " |")
-        lines.append("| **mean** | | | " + " | ".join(f"**{few['mean'][k]}**" for k in shots) + " |")
-        if manifest.few_shot is not None and not manifest.few_shot.memory_examples:
-            lines += [
-                "",
-                "Examples lower this model's chrF, so its manifest sets `few_shot.memory_examples: false`: translation "
-                "memories give it exact matches only; examples a request sends are still used.",
-            ]
     adapted = _load(model_dir / "adapt.json")
     if adapted:
         lines += [
@@ -234,6 +224,36 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
     path = model_dir / "MODEL_CARD.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+_FEWSHOT_RETRIEVALS = (
+    (
+        "fewshot.json",
+        "by word overlap (Jaccard >= 0.2, the retrieval the model was trained with; most sentences get examples)",
+    ),
+    (
+        "fewshot_memory.json",
+        "as the service's translation memory retrieves them (fuzzy score >= its default threshold; fewer, closer "
+        "matches; rows without a match are translated as 0-shot)",
+    ),
+)
+
+
+def _fewshot_table(few: dict[str, Any], how: str) -> list[str]:
+    shots = sorted(k for k in few["mean"])
+    lines = [
+        "",
+        f"## Few-shot: retrieved examples on held-out gettext catalogs, {how.split(' (')[0]}",
+        "",
+        f"Examples retrieved leave-one-out from the same test catalog {how}, joined as at serving time.",
+        "",
+        "| direction | n | with examples | " + " | ".join(f"chrF {k[5:]}-shot" for k in shots) + " |",
+        "|---|---|---|" + "---|" * len(shots),
+    ]
+    for d, r in few["per_direction"].items():
+        lines.append(f"| {d} | {r['n']} | {r['with_examples']} | " + " | ".join(str(r[k]) for k in shots) + " |")
+    lines.append("| **mean** | | | " + " | ".join(f"**{few['mean'][k]}**" for k in shots) + " |")
+    return lines
 
 
 def _decoding_line(manifest: Manifest, tuned: dict[str, Any] | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from service.engines.manifest import Manifest
+from service.engines.manifest import Decoding, Manifest
 from training import model_card
 
 
@@ -28,6 +28,16 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     (model / "metrics_ood.json").write_text(json.dumps([ood]))
     (model / "apertium_ood.json").write_text(json.dumps([{**ood, "bleu": 20.0, "chrf": 50.0}]))
 
+    for name, with_examples, chrf_2 in (("fewshot.json", 9, 8.5), ("fewshot_memory.json", 3, 10.5)):
+        row = {"chrf_0": 10.0, "chrf_2": chrf_2, "n": 10, "with_examples": with_examples}
+        few = {"per_direction": {"en-de": row}, "mean": {"chrf_0": 10.0, "chrf_2": chrf_2}}
+        (model / name).write_text(json.dumps(few))
+    tuned = {"repetition_penalty": 1.2, "dev_chrf": {"1.0": 20.0, "1.2": 21.5}}
+    tuned |= {"beam_size": 2, "sets": 4, "per_set": 40}
+    (model / "decoding.json").write_text(json.dumps(tuned))
+    manifest = Manifest.load(model)
+    manifest.model_copy(update={"decoding": Decoding(repetition_penalty=1.2)}).save(model)
+
     card = model_card.write(model, tmp_path / "work", tmp_path / "data").read_text(encoding="utf-8")
 
     assert "| bible | de-fr | 10 | 12.0 | 10.0 | 13.0 | 1.20 |" in card
@@ -37,3 +47,6 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     assert "20.0 -> **41.5**" in card
     assert "| **mean** | 7.6 | 8.0 |" in card
     assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | 20.0 | 50.0 |" in card
+    assert "| en-de | 10 | 9 | 10.0 | 8.5 |" in card and "| en-de | 10 | 3 | 10.0 | 10.5 |" in card
+    assert "by word overlap" in card and "as the service's translation memory retrieves them" in card
+    assert "repetition penalty 1.2, chosen on the dev split" in card and "1.0: 20.0, 1.2: 21.5" in card
