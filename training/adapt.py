@@ -107,15 +107,14 @@ def adapt(
             force=force,
             with_checkpoint=True,
         )
-    adapted = Manifest.load(out)
     # The new engine decodes as its base does (the base's defaults were chosen on a broader dev set than these pairs).
-    adapted.model_copy(update={"decoding": manifest.decoding}).save(out)
+    adapted = Manifest.load(out).model_copy(update={"decoding": manifest.decoding})
+    adapted.save(out)
     after = score(out)
     adapted = adapted.model_copy(
         update={
             "description": f"{manifest.name} adapted on {pairs.name} ({src}->{tgt}, {len(train_rows)} pairs)",
             "few_shot": manifest.few_shot,
-            "decoding": manifest.decoding,
             "data_sources": manifest.data_sources,
             "training": {**manifest.training, "adapted_from": manifest.name, "adapt_steps": steps, "adapt_lr": lr},
             "metrics": {
