@@ -32,13 +32,23 @@ def source_ids(
     to: int = -1,
     sep: int = -1,
 ) -> list[int]:
+    """Source ids with as many examples (in order) as fit beside the whole sentence, as the service joins them.
+
+    Why examples give way, never the sentence: a cut sentence under a full target teaches the model to translate
+    what it was not shown (copy or invent from the examples), and the service never cuts the sentence either.
+    """
+    text = text_ids[: MAX_SOURCE - 1]
+    room = MAX_SOURCE - len(text) - 2  # + <sep> and </s>
     out: list[int] = []
     for ex_src, ex_tgt in examples:
+        cost = len(ex_src) + len(ex_tgt) + 2  # + <ex> and <to>
+        if cost > room:
+            break
         out += [ex, *ex_src, to, *ex_tgt]
-    if examples:
+        room -= cost
+    if out:
         out.append(sep)
-    out += text_ids[: MAX_SOURCE - len(out) - 1]
-    return [*out, eos]
+    return [*out, *text, eos]
 
 
 def target_ids(tag: int, text_ids: list[int], eos: int) -> list[int]:
