@@ -70,6 +70,16 @@ def _table(rows: list[dict[str, Any]], extra: dict[tuple[str, str], dict[str, An
     return out
 
 
+def _history(path: Path) -> list[str]:
+    """What happened to a long run between its resumes (a fix to the data it was fed, say), written by hand.
+
+    Why a file beside the run: such facts belong to that run only; a fresh ``make model`` run has none.
+    """
+    if not path.exists():
+        return []
+    return [f"- {line.strip()}" for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def write(model_dir: Path, work: Path, data: Path) -> Path:
     manifest = Manifest.load(model_dir)
     metrics = _load(model_dir / "metrics.json") or []
@@ -125,6 +135,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         f"- Pretraining (denoising): {pre.get('steps', '?')} steps, {pre.get('minutes', '?')} min",
         f"- Fine-tuning: {fine.get('steps', '?')} steps, {fine.get('minutes', '?')} min, best dev chrF "
         f"{fine.get('best_dev', '?')}",
+        *_history(work / "finetune" / "HISTORY.md"),
         "- Commands: `make model` (= `python -m training.pipeline`), or step by step: `xlt data build`,",
         "  `xlt train tokenizer`, `xlt train pretrain`, `xlt train finetune --init runs/default/pretrain/best`,",
         "  `xlt convert runs/default/finetune/best --out models/xlt-base ...`, `xlt eval models/xlt-base`.",

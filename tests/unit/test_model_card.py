@@ -38,6 +38,9 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     manifest = Manifest.load(model)
     manifest.model_copy(update={"decoding": Decoding(repetition_penalty=1.2)}).save(model)
 
+    (tmp_path / "work" / "finetune").mkdir(parents=True)
+    (tmp_path / "work" / "finetune" / "HISTORY.md").write_text("Steps 0-100: a data bug.\n\nSteps 100-200: fixed.\n")
+
     card = model_card.write(model, tmp_path / "work", tmp_path / "data").read_text(encoding="utf-8")
 
     assert "| bible | de-fr | 10 | 12.0 | 10.0 | 13.0 | 1.20 |" in card
@@ -49,4 +52,5 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | 20.0 | 50.0 |" in card
     assert "| en-de | 10 | 9 | 10.0 | 8.5 |" in card and "| en-de | 10 | 3 | 10.0 | 10.5 |" in card
     assert "by word overlap" in card and "as the service's translation memory retrieves them" in card
+    assert "- Steps 0-100: a data bug.\n- Steps 100-200: fixed.\n" in card
     assert "repetition penalty 1.2, chosen on the dev split" in card and "1.0: 20.0, 1.2: 21.5" in card
