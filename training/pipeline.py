@@ -21,8 +21,9 @@ from training.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
 # The shipped model's fine-tuning length: steps, not minutes, so that a rerun on another machine does the same work
-# (it trained ~4.9 h on two cores in three sittings resumed from state.pt: 4143 steps, first with 1 thread beside the
-# ablation, then with 2; then 2938 more steps with 2 threads).
+# (it trained ~6.7 h on two cores in sittings resumed from state.pt: 4143 steps, first with 1 thread beside the
+# ablation, then with 2; then 6402 more steps with 2 threads, the last 1817 with the fixed example format that this
+# code uses throughout: see the run's HISTORY.md in the model card).
 FINETUNE_STEPS = 10545
 
 
