@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
             )
             p.add_argument("--temperature", type=float, default=5.0)
             p.add_argument("--augment", type=float, default=0.15, help="share of inputs with retrieved examples")
+            p.add_argument(
+                "--example-overlap",
+                type=float,
+                default=0.3,
+                help="least word-set Jaccard of a retrieved example to its sentence",
+            )
             p.add_argument("--eval-every", type=int, default=400)
             p.add_argument("--dev-per-direction", type=int, default=40)
 
@@ -207,6 +213,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             max_steps=args.max_steps,
             temperature=args.temperature,
             augment=args.augment,
+            example_overlap=args.example_overlap,
             eval_every=args.eval_every,
             dev_per_direction=args.dev_per_direction,
             resume=args.resume,

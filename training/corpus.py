@@ -52,12 +52,19 @@ def directions_of(pairs: Iterable[Pair]) -> list[tuple[str, str]]:
 
 
 def build_examples(
-    pairs: list[Pair], vocab: Vocab, *, augment: float = 0.0, seed: int = 0, max_examples: int = 2
+    pairs: list[Pair],
+    vocab: Vocab,
+    *,
+    augment: float = 0.0,
+    seed: int = 0,
+    max_examples: int = 2,
+    min_overlap: float = 0.3,
 ) -> dict[tuple[str, str], list[Example]]:
     """Examples for both directions of every pair; a share ``augment`` gets 1-2 retrieved examples prepended.
 
-    Neighbours are looked up among the training pairs of the same language pair (and the same catalog or book
-    family), so the model learns to copy what fits from a similar translation and to ignore what does not.
+    Neighbours are looked up among the training pairs of the same language pair, by English word-set Jaccard of at
+    least ``min_overlap``, so the model learns to copy what fits from a similar translation and to ignore what does
+    not. A higher ``min_overlap`` gives closer examples, nearer to what a memory's fuzzy matches bring.
     """
     rng = random.Random(seed)
     by_lang: dict[str, list[int]] = defaultdict(list)
@@ -76,7 +83,7 @@ def build_examples(
             index = WordIndex([pairs[m].src for m in members])
             local = {m: k for k, m in enumerate(members)}
             for m in chosen:
-                found = index.neighbours(local[m], k=max_examples)
+                found = index.neighbours(local[m], k=max_examples, min_overlap=min_overlap)
                 if found:
                     neighbours[m] = [members[j] for j in found[: rng.randint(1, max_examples)]]
         for m in members:

@@ -61,6 +61,7 @@ def finetune(
     pairs_per_step: int = 4,
     temperature: float = 5.0,
     augment: float = 0.15,
+    example_overlap: float = 0.3,
     eval_every: int = 400,
     dev_per_direction: int = 40,
     arch: Architecture | None = None,
@@ -79,7 +80,7 @@ def finetune(
         model = build_model(vocab.sp, arch)
         arch_info = arch.as_dict()
     pairs = read_split(corpus, langs)
-    examples = build_examples(pairs, vocab, augment=augment, seed=seed)
+    examples = build_examples(pairs, vocab, augment=augment, seed=seed, min_overlap=example_overlap)
     log.info("fine-tuning on %s", {f"{s}-{t}": len(v) for (s, t), v in examples.items()})
     sampler = PairSampler(examples, tokens_per_step // pairs_per_step, pairs_per_step, temperature, seed)
     evaluate = dev_evaluator(dev, tokenizer, langs, dev_per_direction, seed) if eval_every else None

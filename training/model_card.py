@@ -240,7 +240,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
 _FEWSHOT_RETRIEVALS = (
     (
         "fewshot.json",
-        "by word overlap (Jaccard >= 0.2, the retrieval the model was trained with; most sentences get examples)",
+        "by word overlap (Jaccard >= 0.2, looser than the model was trained with; most sentences get examples)",
     ),
     (
         "fewshot_memory.json",

@@ -20,11 +20,25 @@ from training.pretrain import pretrain
 from training.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
-# The shipped model's fine-tuning length: steps, not minutes, so that a rerun on another machine does the same work
-# (it trained ~6.7 h on two cores in sittings resumed from state.pt: 4143 steps, first with 1 thread beside the
-# ablation, then with 2; then 6402 more steps with 2 threads, the last 1817 with the fixed example format that this
-# code uses throughout: see the run's HISTORY.md in the model card).
-FINETUNE_STEPS = 10545
+# The shipped model's fine-tuning: steps, not minutes, so that a rerun on another machine does the same work. It
+# trained 510 min on two cores in sittings resumed from state.pt (see the run's HISTORY.md in the model card), in two
+# phases: (last step, share of example-augmented inputs, least word overlap of a retrieved example). The second
+# phase gave examples to more inputs, and closer ones, to teach the model to lean on them (issue 4's few-shot goal).
+FINETUNE_PHASES: tuple[tuple[int, float, float], ...] = ((10545, 0.15, 0.3), (13970, 0.3, 0.4))
+FINETUNE_STEPS = FINETUNE_PHASES[-1][0]
+
+
+def finetune_phases(done: int, limit: int) -> list[tuple[int, float, float]]:
+    """The phases still to train after ``done`` steps, cut at ``limit`` steps; a longer ``limit`` goes on with the
+    last phase's settings."""
+    ends = [end for end, _, _ in FINETUNE_PHASES[:-1]] + [max(limit, FINETUNE_PHASES[-1][0])]
+    todo, start = [], done
+    for end, (_, augment, overlap) in zip(ends, FINETUNE_PHASES, strict=True):
+        end = min(end, limit)
+        if end > start:
+            todo.append((end, augment, overlap))
+            start = end
+    return todo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         train_tokenizer(args.data / "train.tsv", sp)
     if not (args.work / "pretrain" / "summary.json").exists():
         pretrain(args.data / "train.tsv", sp, args.work / "pretrain", minutes=args.pretrain_minutes, resume=True)
-    if not (args.work / "finetune" / "summary.json").exists():
+    summary = args.work / "finetune" / "summary.json"
+    done = json.loads(summary.read_text())["steps"] if summary.exists() else 0
+    for end, augment, overlap in finetune_phases(done, args.finetune_steps):
         finetune(
             args.data / "train.tsv",
             args.data / "dev.tsv",
@@ -59,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             args.work / "finetune",
             init=args.work / "pretrain" / "best",
             minutes=args.finetune_minutes,
-            max_steps=args.finetune_steps,
+            max_steps=end,
+            augment=augment,
+            example_overlap=overlap,
             resume=True,
         )
     if args.ablation_steps:  # finish() writes the comparison into the model folder
