@@ -29,12 +29,11 @@ FINETUNE_STEPS = FINETUNE_PHASES[-1][0]
 
 
 def finetune_phases(done: int, limit: int) -> list[tuple[int, float, float]]:
-    """The phases still to train after ``done`` steps, cut at ``limit`` steps; a longer ``limit`` goes on with the
-    last phase's settings."""
-    ends = [end for end, _, _ in FINETUNE_PHASES[:-1]] + [max(limit, FINETUNE_PHASES[-1][0])]
+    """The phases still to train after ``done`` steps, cut at ``limit`` steps; the last phase ends at ``limit``, so a
+    longer run goes on with its settings."""
     todo, start = [], done
-    for end, (_, augment, overlap) in zip(ends, FINETUNE_PHASES, strict=True):
-        end = min(end, limit)
+    for i, (end, augment, overlap) in enumerate(FINETUNE_PHASES):
+        end = limit if i == len(FINETUNE_PHASES) - 1 else min(end, limit)
         if end > start:
             todo.append((end, augment, overlap))
             start = end
