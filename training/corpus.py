@@ -15,6 +15,8 @@ from training.data.records import Pair, read_pairs
 from training.retrieval import WordIndex
 from training.tokenizer import lang_tag
 
+EXAMPLE_OVERLAP = 0.3  # least word-set Jaccard of a retrieved training example (``xlt train finetune`` says it again)
+
 
 @dataclass
 class Vocab:
@@ -58,7 +60,7 @@ def build_examples(
     augment: float = 0.0,
     seed: int = 0,
     max_examples: int = 2,
-    min_overlap: float = 0.3,
+    min_overlap: float = EXAMPLE_OVERLAP,
 ) -> dict[tuple[str, str], list[Example]]:
     """Examples for both directions of every pair; a share ``augment`` gets 1-2 retrieved examples prepended.
 

@@ -17,7 +17,7 @@ import sacrebleu
 from torch import nn
 from transformers import MarianMTModel
 
-from training.corpus import build_examples, directions_of, load_vocab, oriented, read_split
+from training.corpus import EXAMPLE_OVERLAP, build_examples, directions_of, load_vocab, oriented, read_split
 from training.decode import translate
 from training.model import Architecture, build_model
 from training.sampling import PairSampler
@@ -61,7 +61,7 @@ def finetune(
     pairs_per_step: int = 4,
     temperature: float = 5.0,
     augment: float = 0.15,
-    example_overlap: float = 0.3,
+    example_overlap: float = EXAMPLE_OVERLAP,
     eval_every: int = 400,
     dev_per_direction: int = 40,
     arch: Architecture | None = None,
