@@ -79,7 +79,7 @@ class Metrics:
             registry=r,
         )  # fmt: skip
         self.pivot_fallbacks = Counter(
-            "xlt_pivot_fallbacks", "Texts retranslated through the pivot language after an off-target output",
+            "xlt_pivot_fallbacks", "Texts served via the pivot language (its output on target) after an off-target one",
             ["model"], registry=r,
         )  # fmt: skip
         self.memory_hits = Counter(

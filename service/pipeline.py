@@ -5,9 +5,10 @@ requests. A request of N texts becomes many sentence items; results come back th
 put back together by index, so the response order always matches the input order.
 
 Zero-shot directions follow the request's ``strategy``: ``direct``; ``pivot`` (source -> pivot -> target as two
-rounds of items through the same scheduler, so they batch with everyone else's); ``auto`` (direct, then outputs
-of zero-shot directions that the language identifier finds in another language are retranslated via the
-pivot). Few-shot examples (the request's, then a memory's fuzzy matches) are joined to each direct sentence by
+rounds of items through the same scheduler, so they batch with everyone else's); ``auto`` (direct, and where the
+language identifier finds a zero-shot output in another language, the beam's next-best hypothesis in the target
+language, else the pivot's output if that one is in the target language, else the direct output as it was).
+Few-shot examples (the request's, then a memory's fuzzy matches) are joined to each direct sentence by
 ``build_source``; the pivot legs translate without them, as their languages differ from the examples'.
 ``format: "html"`` texts are split into text nodes, then sentences, by ``html_format`` and reassembled around
 their untouched markup; detection looks at their visible text only.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -257,9 +258,12 @@ class TranslationPipeline:
         if memory_id is not None:
             await self._apply_memory(engine, memory_id, plans, target, scope)
         most = self._settings.max_examples
+        guarded = request.strategy == AUTO and self._detector is not None
         for plan in plans:
             for sentence in plan.pending():
                 sentence.examples = [*examples, *sentence.examples][:most]
+                if guarded and plan.zero_shot and not plan.pivot:
+                    sentence.candidates = self._settings.off_target_hypotheses
 
         run = Rounds(engine, scheduler, target, options, deadline, self._settings)
         direct = [s for p in plans if not p.pivot for s in p.pending()]
@@ -310,31 +314,57 @@ class TranslationPipeline:
                     hits_total.labels(engine.name, "fuzzy").inc()
 
     async def _fall_back(self, engine: Engine, run: Rounds, plans: list[_TextPlan], directions: Directions) -> None:
-        """``auto``: retranslate via the pivot the zero-shot outputs found in another language than the target."""
+        """``auto``: zero-shot outputs the language identifier finds in another language than the target get the
+        beam's best hypothesis in the target language, else the pivot's output if it is in the target language.
+
+        Why both, in this order: the next-best hypotheses cost no extra decoding and are often the same sentence
+        in the right language; the pivot costs two passes, and where its output is off-target too, the direct
+        output (better on average) stays."""
         detector = self._detector
         if detector is None:
             return
+        langs, target, least = list(engine.manifest.languages), run.target, self._settings.off_target_min_chars
+
+        def on_target(text: str) -> bool:
+            return detector.detect(text[:2000], langs) in (None, target)
+
         judged = [
-            (plan, out)
+            plan
             for plan in plans
-            if plan.zero_shot and not plan.pivot and plan.pending()
-            and len(out := _shown(plan)) >= self._settings.off_target_min_chars
+            if plan.zero_shot and not plan.pivot and plan.pending() and len(_shown(plan)) >= least
         ]  # fmt: skip
-        if not judged:
+
+        def repair() -> list[_TextPlan]:
+            """The judged texts still off-target after their sentences' alternatives were tried."""
+            still = []
+            for plan in judged:
+                if on_target(_shown(plan)):
+                    continue
+                self._metrics.off_target.labels(engine.name).inc()
+                log.debug("off-target output (wanted %s) for a %s text", target, plan.source)
+                if not (_choose_on_target(plan.pending(), on_target, least) and on_target(_shown(plan))):
+                    still.append(plan)
+            return still
+
+        retry = [p for p in await asyncio.to_thread(repair) if self._can_pivot(p.source, target, directions)]
+        if not retry:
             return
-        langs = list(engine.manifest.languages)
-        found = await asyncio.to_thread(lambda: [detector.detect(out[:2000], langs) for _, out in judged])
-        retry: list[_TextPlan] = []
-        for (plan, _), lang in zip(judged, found, strict=True):
-            if lang is None or lang == run.target:
-                continue
-            self._metrics.off_target.labels(engine.name).inc()
-            log.debug("off-target output (%s, wanted %s) for a %s text", lang, run.target, plan.source)
-            if self._can_pivot(plan.source, run.target, directions):
-                plan.pivot = True
-                retry.append(plan)
-                self._metrics.pivot_fallbacks.labels(engine.name).inc()
+        direct = {id(s): (s.output, s.score) for p in retry for s in p.pending()}
+        for plan in retry:
+            plan.pivot = True
         await run.translate([], [s for p in retry for s in p.pending()])
+
+        def settle() -> None:
+            for plan in retry:
+                _choose_on_target(plan.pending(), on_target, least)
+                if on_target(_shown(plan)):
+                    self._metrics.pivot_fallbacks.labels(engine.name).inc()
+                    continue
+                plan.pivot = False
+                for sentence in plan.pending():
+                    sentence.output, sentence.score = direct[id(sentence)]
+
+        await asyncio.to_thread(settle)
 
     def _translation(self, engine: Engine, plan: _TextPlan, target: str, options: DecodeOptions) -> Translation:
         scores = [s.score for s in plan.pending() if s.score is not None]
@@ -355,6 +385,20 @@ class TranslationPipeline:
             via=self._settings.pivot_language if plan.pivot else None,
             score=score,
         )
+
+
+def _choose_on_target(sentences: list[Sentence], on_target: Callable[[str], bool], least: int) -> bool:
+    """Give each judged off-target sentence its first alternative hypothesis in the target language; whether any
+    changed. Sentences shorter than ``least`` characters are not judged (a few words fool the identifier)."""
+    changed = False
+    for sentence in sentences:
+        if len(sentence.output) < least or on_target(sentence.output):
+            continue
+        found = next(((text, score) for text, score in sentence.alternatives if on_target(text)), None)
+        if found is not None:
+            sentence.output, sentence.score = found
+            changed = True
+    return changed
 
 
 def _joined(plan: _TextPlan) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from service.batching.batcher import Scheduler
 from service.batching.queue import WorkItem
@@ -21,7 +21,10 @@ from service.settings import Settings
 
 @dataclass
 class Sentence:
-    """One sentence to translate, and what came of it."""
+    """One sentence to translate, and what came of it.
+
+    ``candidates``: hypotheses to ask for in its last leg; the others than the best land in ``alternatives``
+    (text, score), best first, for the off-target guard to choose from."""
 
     text: str
     source: str
@@ -29,6 +32,8 @@ class Sentence:
     output: str = ""
     score: float | None = None
     from_memory: bool = False
+    candidates: int = 1
+    alternatives: list[tuple[str, float | None]] = field(default_factory=list)
 
 
 async def gather_results(futures: Sequence[asyncio.Future[Hypothesis]], timeout_s: float) -> list[Hypothesis]:
@@ -64,28 +69,38 @@ class Rounds:
     deadline: float
     settings: Settings
 
-    async def _round(self, jobs: list[tuple[list[str], str]]) -> list[Hypothesis]:
+    async def _round(self, jobs: list[tuple[list[str], str, int]]) -> list[Hypothesis]:
+        """``jobs``: (source tokens, target language, hypotheses wanted)."""
         if not jobs:
             return []
-        items = [WorkItem.create(tokens, target, self.options) for tokens, target in jobs]
+        items = [WorkItem.create(tokens, target, self._options(n)) for tokens, target, n in jobs]
         self.scheduler.submit(items)
         remaining = self.deadline - asyncio.get_running_loop().time()
         return await gather_results([i.future for i in items], max(0.0, remaining))
 
+    def _options(self, candidates: int) -> DecodeOptions:
+        wanted = min(candidates, self.options.beam_size)
+        return self.options if wanted <= 1 else replace(self.options, num_hypotheses=wanted)
+
     def _done(self, sentences: list[Sentence], hyps: list[Hypothesis]) -> None:
+        detokenize = self.engine.detokenize
         for sentence, hyp in zip(sentences, hyps, strict=True):
-            sentence.output, sentence.score = self.engine.detokenize(hyp.tokens), hyp.score
+            sentence.output, sentence.score = detokenize(hyp.tokens), hyp.score
+            sentence.alternatives = [(detokenize(h.tokens), h.score) for h in hyp.alternatives]
 
     async def translate(self, direct: list[Sentence], pivoted: list[Sentence]) -> None:
         """Direct sentences and the first pivot leg share round one; the second pivot leg is round two."""
         engine, target, pivot = self.engine, self.target, self.settings.pivot_language
         budget = token_budget(engine.manifest, self.settings.max_fewshot_tokens)
-        jobs = [(build_source(engine, s.text, s.source, target, s.examples, budget), target) for s in direct]
-        jobs += [(build_source(engine, s.text, s.source, pivot), pivot) for s in pivoted]
+        jobs = [
+            (build_source(engine, s.text, s.source, target, s.examples, budget), target, s.candidates) for s in direct
+        ]
+        jobs += [(build_source(engine, s.text, s.source, pivot), pivot, 1) for s in pivoted]
         hyps = await self._round(jobs)
         self._done(direct, hyps[: len(direct)])
         if not pivoted:
             return
         middles = [engine.detokenize(h.tokens) for h in hyps[len(direct) :]]
-        second = await self._round([(build_source(engine, m, pivot, target), target) for m in middles])
+        legs = zip(middles, pivoted, strict=True)
+        second = await self._round([(build_source(engine, m, pivot, target), target, s.candidates) for m, s in legs])
         self._done(pivoted, second)

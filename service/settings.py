@@ -69,9 +69,11 @@ class Settings(BaseSettings):
     language_detection: bool = True
 
     # Zero-shot directions: ``strategy: "pivot"`` (and ``auto`` when an output is off-target) go through this
-    # language; ``auto`` judges only outputs at least this long (shorter ones fool the language identifier).
+    # language; ``auto`` judges only outputs at least this long (shorter ones fool the language identifier), and
+    # before the pivot tries the beam's next-best hypotheses, up to ``off_target_hypotheses`` (and beam_size).
     pivot_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     off_target_min_chars: int = Field(default=20, ge=1, le=100_000)
+    off_target_hypotheses: int = Field(default=4, ge=1, le=16)
 
     # Few-shot examples (request ``examples`` and memory fuzzy matches). The sentence is never cut: examples are
     # dropped, last first, to keep an augmented source within ``max_fewshot_tokens`` (training used 200).

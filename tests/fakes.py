@@ -2,7 +2,7 @@
 
 Why: batching, ordering, cancellation and error behaviour are tested without a real model. Tokens are
 whitespace-split words; the "translation" of a word is ``<target>:<word>`` so every result shows which input
-and which target language produced it.
+and which target language produced it (``<target>#k:<word>`` in the k-th alternative hypothesis).
 """
 
 from __future__ import annotations
@@ -74,13 +74,17 @@ class FakeEngine:
         if self.fail:
             raise RuntimeError("engine exploded")
         sep = FewShotFormat().source_token
-        return [
-            Hypothesis(
-                tokens=[f"{tgt}:{tok}" for tok in (src[src.index(sep) + 1 :] if sep in src else src) if tok != EOS],
-                score=-0.5 if options.return_scores else None,
+        score = -0.5 if options.return_scores else None
+
+        def hypothesis(src: list[str], tgt: str) -> Hypothesis:
+            words = [tok for tok in (src[src.index(sep) + 1 :] if sep in src else src) if tok != EOS]
+            # The k-th alternative marks its words "<target>#k:" so a test can tell which hypothesis was chosen.
+            alternatives = tuple(
+                Hypothesis([f"{tgt}#{k}:{w}" for w in words], score) for k in range(1, options.num_hypotheses)
             )
-            for src, tgt in zip(sources, targets, strict=True)
-        ]
+            return Hypothesis([f"{tgt}:{w}" for w in words], score, alternatives)
+
+        return [hypothesis(src, tgt) for src, tgt in zip(sources, targets, strict=True)]
 
     def detokenize(self, tokens: list[str]) -> str:
         return " ".join(tokens)

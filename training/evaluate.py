@@ -7,6 +7,7 @@ the Bible is verse-aligned, and a catalog's msgid is the same in every language.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections import defaultdict
@@ -52,25 +53,50 @@ def test_sets(path: Path, langs: Sequence[str], max_per_set: int | None = None) 
     return [TestSet(o, s, t, src, ref) for (o, s, t), (src, ref) in sorted(sets.items())]
 
 
-def engine_translator(
-    folder: Path, beam_size: int = 4, max_batch_tokens: int = 2048, repetition_penalty: float | None = None
-) -> Translate:
-    """``repetition_penalty`` None: the engine's own default, as the service decodes."""
+Candidates = Callable[[list[str], str, str], list[list[str]]]
+
+
+def engine_candidates(
+    folder: Path,
+    beam_size: int = 4,
+    max_batch_tokens: int = 2048,
+    repetition_penalty: float | None = None,
+    num_hypotheses: int = 1,
+) -> Candidates:
+    """Per text, the beam's best ``num_hypotheses`` translations, best first. ``repetition_penalty`` None: the
+    engine's own default, as the service decodes."""
     manifest = Manifest.load(folder)
     engine = CTranslate2Engine(folder, manifest, inter_threads=1, intra_threads=2)
     arch = manifest.architecture
     positions = int(arch.get("max_position_embeddings") or arch.get("max_positions") or 512)
 
-    def translate(texts: list[str], src: str, tgt: str) -> list[str]:
+    def candidates(texts: list[str], src: str, tgt: str) -> list[list[str]]:
         sources = [engine.tokenize(t, src, tgt) for t in texts]
         hyps: list[Hypothesis] = []
         for start in range(0, len(sources), 64):
             chunk = sources[start : start + 64]
             # Bound the output by the input (2x + 10) so a looping hypothesis cannot run to the position limit.
             limit = min(positions - 2, 2 * max(len(s) for s in chunk) + 10)
-            options = DecodeOptions(beam_size=beam_size, max_length=limit, repetition_penalty=repetition_penalty)
+            options = DecodeOptions(
+                beam_size=beam_size,
+                max_length=limit,
+                repetition_penalty=repetition_penalty,
+                num_hypotheses=num_hypotheses,
+            )
             hyps += engine.translate_batch(chunk, [tgt] * len(chunk), options, max_batch_tokens)
-        return [engine.detokenize(h.tokens) for h in hyps]
+        return [[engine.detokenize(h.tokens) for h in (hyp, *hyp.alternatives)] for hyp in hyps]
+
+    return candidates
+
+
+def engine_translator(
+    folder: Path, beam_size: int = 4, max_batch_tokens: int = 2048, repetition_penalty: float | None = None
+) -> Translate:
+    """The best translation of each text (see ``engine_candidates``)."""
+    candidates = engine_candidates(folder, beam_size, max_batch_tokens, repetition_penalty)
+
+    def translate(texts: list[str], src: str, tgt: str) -> list[str]:
+        return [found[0] for found in candidates(texts, src, tgt)]
 
     return translate
 
@@ -78,20 +104,60 @@ def engine_translator(
 MIN_JUDGED_CHARS = 20  # shorter texts are not judged: a few words fool the identifier
 
 
-def language_judgements(texts: list[str], tgt: str, langs: Sequence[str]) -> list[bool | None] | None:
-    """Per text: True when a language identifier puts it in another of ``langs`` than ``tgt``, False when in
-    ``tgt``, None when it is too short to judge; None instead of a list when there is no identifier."""
-    try:
-        import langid
-    except ImportError:
+IDENTIFIERS = ("langid", "lingua")  # the service's own identifier, and one it does not use
+
+
+@functools.cache
+def _identify(identifier: str, langs: tuple[str, ...]) -> Callable[[str], str | None] | None:
+    """A text -> language function among ``langs`` (None: unknown), or None when the package is missing.
+
+    Why two: ``auto`` picks outputs with langid, so judging them with langid alone would grade the service with
+    its own test; lingua (another method and model) gives an opinion the service never saw."""
+    if identifier == "langid":
+        try:
+            import langid
+        except ImportError:
+            return None
+        model = langid.langid.LanguageIdentifier.from_modelstring(langid.langid.model, norm_probs=True)
+        model.set_languages(list(langs))
+        return lambda text: str(model.classify(text)[0])
+    if identifier == "lingua":
+        try:
+            from lingua import IsoCode639_1, LanguageDetectorBuilder
+        except ImportError:
+            return None
+        detector = LanguageDetectorBuilder.from_iso_codes_639_1(*(IsoCode639_1.from_str(c) for c in langs)).build()
+
+        def lingua_language(text: str) -> str | None:
+            found = detector.detect_language_of(text)
+            return None if found is None else str(found.iso_code_639_1.name.lower())
+
+        return lingua_language
+    raise ValueError(f"unknown language identifier {identifier!r} (known: {', '.join(IDENTIFIERS)})")
+
+
+def language_judgements(
+    texts: list[str], tgt: str, langs: Sequence[str], identifier: str = "langid"
+) -> list[bool | None] | None:
+    """Per text: True when ``identifier`` puts it in another of ``langs`` than ``tgt``, False when in ``tgt``,
+    None when it is too short to judge (or the identifier cannot tell); None instead of a list when the
+    identifier is not installed."""
+    identify = _identify(identifier, tuple(langs))
+    if identify is None:
         return None
-    identifier = langid.langid.LanguageIdentifier.from_modelstring(langid.langid.model, norm_probs=True)
-    identifier.set_languages(list(langs))
-    return [identifier.classify(t)[0] != tgt if len(t) >= MIN_JUDGED_CHARS else None for t in texts]
+    marks: list[bool | None] = []
+    for text in texts:
+        found = identify(text) if len(text) >= MIN_JUDGED_CHARS else None
+        marks.append(None if found is None else found != tgt)
+    return marks
 
 
 def off_target_rate(
-    hyps: list[str], tgt: str, langs: Sequence[str], only: Sequence[bool] | None = None
+    hyps: list[str],
+    tgt: str,
+    langs: Sequence[str],
+    only: Sequence[bool] | None = None,
+    identifier: str = "langid",
 ) -> float | None:
     """Share of outputs a language identifier puts in another of the model's languages (None: no identifier).
 
@@ -99,7 +165,7 @@ def off_target_rate(
     mistakes on short or unusual text (it calls some human references off-target too) are not charged to the
     model.
     """
-    marks = language_judgements(hyps, tgt, langs)
+    marks = language_judgements(hyps, tgt, langs, identifier)
     if marks is None:
         return None
     keep = only if only is not None else [True] * len(marks)
@@ -126,6 +192,7 @@ def evaluate(
                 "bleu": round(sacrebleu.corpus_bleu(hyps, [ts.references]).score, 2),
                 "chrf": round(sacrebleu.corpus_chrf(hyps, [ts.references]).score, 2),
                 "off_target": off_target_rate(hyps, ts.tgt_lang, langs),
+                "off_target_lingua": off_target_rate(hyps, ts.tgt_lang, langs, identifier="lingua"),
                 "seconds": round(time.monotonic() - started, 2),
             }
         )

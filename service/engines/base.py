@@ -23,14 +23,19 @@ class DecodeOptions:
     return_scores: bool = False
     # None: the model's own default (its manifest's ``decoding``), chosen on dev when it was built.
     repetition_penalty: float | None = None
+    # Hypotheses to return (at most beam_size): the off-target guard looks for one in the target language.
+    num_hypotheses: int = 1
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One translated example: target tokens without any language prefix, and an optional score."""
+    """One translated example: target tokens without any language prefix, and an optional score.
+
+    ``alternatives``: the beam's next-best hypotheses, best first, when ``num_hypotheses`` asked for them."""
 
     tokens: list[str]
     score: float | None = None
+    alternatives: tuple[Hypothesis, ...] = ()
 
 
 @runtime_checkable
@@ -55,7 +60,8 @@ class Engine(Protocol):
         options: DecodeOptions,
         max_batch_tokens: int,
     ) -> list[Hypothesis]:
-        """Translate ``sources[i]`` into language ``targets[i]``; blocking, one hypothesis per source."""
+        """Translate ``sources[i]`` into language ``targets[i]``; blocking, one hypothesis per source (with
+        ``options.num_hypotheses - 1`` alternatives where the engine can give them)."""
         ...
 
     def detokenize(self, tokens: list[str]) -> str: ...

@@ -122,7 +122,7 @@ class CTranslate2Engine:
             max_batch_size=max_batch_tokens,
             batch_type="tokens",
             beam_size=options.beam_size,
-            num_hypotheses=1,
+            num_hypotheses=max(1, min(options.num_hypotheses, options.beam_size)),
             max_decoding_length=max_decoding_length,
             max_input_length=self._max_input_length,
             return_scores=options.return_scores,
@@ -130,11 +130,14 @@ class CTranslate2Engine:
         )
         out: list[Hypothesis] = []
         for i, result in enumerate(results):
-            tokens = list(result.hypotheses[0])
-            if prefixes is not None and tokens[:1] == prefixes[i]:
-                tokens = tokens[1:]  # CTranslate2 returns the hypothesis including the target prefix.
-            score = float(result.scores[0]) if options.return_scores and result.scores else None
-            out.append(Hypothesis(tokens=tokens, score=score))
+            found = []
+            for k, hypothesis in enumerate(result.hypotheses):
+                tokens = list(hypothesis)
+                if prefixes is not None and tokens[:1] == prefixes[i]:
+                    tokens = tokens[1:]  # CTranslate2 returns the hypothesis including the target prefix.
+                score = float(result.scores[k]) if options.return_scores and len(result.scores) > k else None
+                found.append(Hypothesis(tokens=tokens, score=score))
+            out.append(Hypothesis(found[0].tokens, found[0].score, tuple(found[1:])))
         return out
 
     def detokenize(self, tokens: list[str]) -> str:

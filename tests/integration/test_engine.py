@@ -44,6 +44,21 @@ def test_scores_on_request(engine: CTranslate2Engine) -> None:
     assert isinstance(hyp.score, float)
 
 
+def test_alternative_hypotheses_on_request(engine: CTranslate2Engine) -> None:
+    """The off-target guard's candidates: the beam's next-best hypotheses, prefix stripped, scored, and distinct."""
+    sources = [engine.tokenize("The house is small."), engine.tokenize("We see a dog.")]
+    options = DecodeOptions(beam_size=3, max_length=8, return_scores=True, num_hypotheses=3)
+    for hyp in engine.translate_batch(sources, ["de", "fr"], options, 1600):
+        assert len(hyp.alternatives) == 2 and not any(alt.alternatives for alt in hyp.alternatives)
+        candidates = [hyp, *hyp.alternatives]
+        assert all(c.tokens[:1] not in (["<2de>"], ["<2fr>"]) and isinstance(c.score, float) for c in candidates)
+        assert len({tuple(c.tokens) for c in candidates}) == 3
+        scores = [c.score for c in candidates if c.score is not None]
+        assert scores == sorted(scores, reverse=True)
+    (single,) = engine.translate_batch(sources[:1], ["de"], DecodeOptions(beam_size=3, max_length=8), 1600)
+    assert single.alternatives == ()
+
+
 def test_repetition_penalty_reaches_the_engine_and_defaults_to_the_manifest(
     tiny_models_dir: Path, tmp_path: Path
 ) -> None:

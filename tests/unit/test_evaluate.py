@@ -1,8 +1,12 @@
-"""The off-target rate: judged by a language identifier, optionally only where it gets the reference right."""
+"""The off-target rate: judged by a language identifier, optionally only where it gets the reference right;
+and the ``auto`` choice the zero-shot evaluation makes as the service does."""
 
 from __future__ import annotations
 
+import pytest
+
 from training.evaluate import language_judgements, off_target_rate
+from training.evaluate_zeroshot import auto_choice
 
 GERMAN = "Das kleine Haus steht am Ufer des Flusses und ist sehr alt."
 ENGLISH = "The little house stands on the bank of the river and is very old."
@@ -17,3 +21,22 @@ def test_only_the_items_the_identifier_can_judge_on_the_reference_count() -> Non
     assert off_target_rate([GERMAN, ENGLISH], "de", ["en", "de"], only=[True, False]) == 0.0
     assert off_target_rate([GERMAN, ENGLISH], "de", ["en", "de"], only=[False, True]) == 1.0
     assert off_target_rate([GERMAN, ENGLISH], "de", ["en", "de"], only=[False, False]) is None
+
+
+def test_lingua_judges_too_and_unknown_identifiers_are_refused() -> None:
+    assert language_judgements([GERMAN, ENGLISH, "Ja"], "de", ["en", "de"], "lingua") == [False, True, None]
+    with pytest.raises(ValueError, match="unknown language identifier"):
+        language_judgements([GERMAN], "de", ["en", "de"], "cld3")
+
+
+def test_auto_choice_prefers_an_on_target_alternative_then_an_on_target_pivot_then_the_direct_output() -> None:
+    def german(text: str) -> bool:
+        return text.startswith("de")
+
+    long = " and more words to judge"
+    assert auto_choice(["de best" + long, "de 2"], ["de pivot"], german, 20) == ("de best" + long, "direct")
+    assert auto_choice(["short"], ["de pivot"], german, 20) == ("short", "direct")  # too short to judge
+    assert auto_choice(["en best" + long, "en 2", "de 3"], ["de pivot"], german, 20) == ("de 3", "alternative")
+    assert auto_choice(["en best" + long, "en 2"], ["de pivot"], german, 20) == ("de pivot", "pivot")
+    assert auto_choice(["en best" + long], ["en pivot" + long, "de p2"], german, 20) == ("de p2", "pivot")
+    assert auto_choice(["en best" + long], ["en pivot" + long, "en p2"], german, 20) == ("en best" + long, "direct")

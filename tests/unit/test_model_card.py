@@ -13,10 +13,12 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     model = tmp_path / "m"
     model.mkdir()
     Manifest(name="m", languages=["en", "de", "fr"], trained_directions=[["en", "de"], ["en", "fr"]]).save(model)
-    zero = {"origin": "bible", "direction": "de-fr", "n": 10, "auto_fallbacks": 0.2}
+    zero = {"origin": "bible", "direction": "de-fr", "n": 10, "auto_fallbacks": 0.2, "auto_alternatives": 0.15}
     for name, chrf, off in (("direct", 12.0, 0.3), ("pivot", 10.0, 0.1), ("auto", 13.0, 0.05)):
         zero |= {f"{name}_chrf": chrf, f"{name}_bleu": 1.0, f"{name}_off_target": off}
     zero |= {"reference_off_target": 0.1, "direct_off_target_judgeable": 0.25, "auto_off_target_judgeable": 0.04}
+    zero |= {f"{k}_lingua": v for k, v in (("reference_off_target", 0.02), ("direct_off_target", 0.4))}
+    zero |= {"pivot_off_target_lingua": 0.35, "auto_off_target_lingua": 0.3}
     (model / "zeroshot.json").write_text(json.dumps([zero]))
     adapted = {"domain": "mime", "train_pairs": 240, "steps": 60, "heldout": 60, "before_chrf": 20.0,
                "after_chrf": 41.5, "command": "xlt train adapt ..."}  # fmt: skip
@@ -44,12 +46,14 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     card = model_card.write(model, tmp_path / "work", tmp_path / "data").read_text(encoding="utf-8")
 
     assert "| bible | de-fr | 10 | 12.0 | 10.0 | 13.0 | 1.20 |" in card
-    assert "auto 5.0% (goal <= 5%)" in card and "20.0%" in card
-    assert "| bible | 10.0% | 30.0% | 10.0% | 5.0% | 25.0% | 4.0% |" in card  # beside the identifier's floor
-    assert "| all | 10.0% | 30.0% |" in card
+    assert "auto 5.0% (goal <= 5%)" in card and "| 15.0% | 20.0% |" in card  # alternatives, fallbacks
+    assert "By lingua: direct 40.0%, pivot 35.0%, auto 30.0% (references 2.0%)." in card
+    assert "| bible | langid | 10.0% | 30.0% | 10.0% | 5.0% | 25.0% | 4.0% |" in card  # beside the identifier's floor
+    assert "| bible | lingua | 2.0% | 40.0% | 35.0% | 30.0% | - | - |" in card
+    assert "| all | langid | 10.0% | 30.0% |" in card
     assert "20.0 -> **41.5**" in card
     assert "| **mean** | 7.6 | 8.0 |" in card
-    assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | 20.0 | 50.0 |" in card
+    assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | - | 20.0 | 50.0 |" in card
     assert "| en-de | 10 | 9 | 10.0 | 8.5 |" in card and "| en-de | 10 | 3 | 10.0 | 10.5 |" in card
     assert "by word overlap" in card and "as the service's translation memory retrieves them" in card
     assert "- Steps 0-100: a data bug.\n- Steps 100-200: fixed.\n" in card

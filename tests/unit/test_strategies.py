@@ -77,33 +77,75 @@ async def test_pivot_needs_the_pivot_language(app_client: AppClient) -> None:
         assert (await client.post("/translate", json=body("a", strategy="direct"))).status_code == 200
 
 
-async def test_auto_retranslates_off_target_outputs_via_the_pivot(tmp_path: Path) -> None:
-    engine, detector = FakeEngine(), ScriptedDetector("de")  # every output "looks German"
-    long = "one two three four five six"
+class MarkedDetector(ScriptedDetector):
+    """Answers ``language`` for texts containing ``mark``, else ``otherwise``."""
+
+    def __init__(self, mark: str, language: str = "fr", otherwise: str = "de") -> None:
+        super().__init__(language)
+        self.mark, self.otherwise = mark, otherwise
+
+    def detect(self, text: str, candidates: Sequence[str]) -> str | None:
+        self.asked.append(text)
+        return self.language if self.mark in text else self.otherwise
+
+
+LONG = "one two three four five six"
+
+
+async def test_auto_takes_the_next_best_hypothesis_in_the_target_language(tmp_path: Path) -> None:
+    engine, detector = FakeEngine(), MarkedDetector("fr#1:")  # only the first alternative "looks French"
     async with app_with(tmp_path, engine, detector) as client:
-        response = await client.post("/translate", json=body([long, "short"]))
+        response = await client.post("/translate", json=body([LONG, "short"]))
+        out = response.json()["translations"]
+        assert out[0]["text"] == "fr#1:one fr#1:two fr#1:three fr#1:four fr#1:five fr#1:six" and "via" not in out[0]
+        assert out[1]["text"] == "fr:short"  # too short to judge: its best hypothesis stays
+        assert [c.targets for c in engine.calls] == [["fr", "fr"]]  # no pivot pass
+        assert engine.calls[0].options.num_hypotheses == 2  # the beam's size (2 by default) bounds the 4 wanted
+        metrics = (await client.get("/metrics")).text
+        assert 'xlt_off_target_total{model="fake"} 1.0' in metrics
+        assert 'xlt_pivot_fallbacks_total{model="fake"}' not in metrics  # never incremented
+
+
+async def test_auto_retranslates_off_target_outputs_via_the_pivot(tmp_path: Path) -> None:
+    engine, detector = FakeEngine(), MarkedDetector("fr:en:")  # only the pivot's output "looks French"
+    async with app_with(tmp_path, engine, detector) as client:
+        response = await client.post("/translate", json=body([LONG, "short"]))
         out = response.json()["translations"]
         assert out[0]["via"] == "en" and out[0]["text"].startswith("fr:en:one")
         assert "via" not in out[1] and out[1]["text"] == "fr:short"  # too short to judge
-        assert detector.asked == ["fr:one fr:two fr:three fr:four fr:five fr:six"]
+        assert detector.asked[0] == "fr:one fr:two fr:three fr:four fr:five fr:six"
+        assert "fr#1:one fr#1:two fr#1:three fr#1:four fr#1:five fr#1:six" in detector.asked  # tried first
         assert [c.targets for c in engine.calls] == [["fr", "fr"], ["en"], ["fr"]]
+        assert [c.options.num_hypotheses for c in engine.calls] == [2, 1, 2]
         metrics = (await client.get("/metrics")).text
         assert 'xlt_off_target_total{model="fake"} 1.0' in metrics
         assert 'xlt_pivot_fallbacks_total{model="fake"} 1.0' in metrics
 
 
+async def test_auto_keeps_the_direct_output_when_the_pivot_is_off_target_too(tmp_path: Path) -> None:
+    engine, detector = FakeEngine(), ScriptedDetector("de")  # every output "looks German"
+    async with app_with(tmp_path, engine, detector) as client:
+        (out,) = (await client.post("/translate", json=body(LONG))).json()["translations"]
+        assert out["text"] == "fr:one fr:two fr:three fr:four fr:five fr:six" and "via" not in out
+        assert [c.targets for c in engine.calls] == [["fr"], ["en"], ["fr"]]  # the pivot was tried
+        metrics = (await client.get("/metrics")).text
+        assert 'xlt_off_target_total{model="fake"} 1.0' in metrics
+        assert 'xlt_pivot_fallbacks_total{model="fake"}' not in metrics  # never incremented
+
+
 async def test_auto_keeps_on_target_and_trained_outputs(tmp_path: Path) -> None:
     engine, detector = FakeEngine(), ScriptedDetector("fr")
-    long = "one two three four five six"
     async with app_with(tmp_path, engine, detector) as client:
-        zero_shot = await client.post("/translate", json=body(long))
+        zero_shot = await client.post("/translate", json=body(LONG))
         assert "via" not in zero_shot.json()["translations"][0]
-        trained = await client.post("/translate", json=body(long, source="en"))
+        trained = await client.post("/translate", json=body(LONG, source="en"))
         assert "via" not in trained.json()["translations"][0]
         assert len(detector.asked) == 1  # trained directions are not checked
-        direct = await client.post("/translate", json=body(long, strategy="direct"))
+        direct = await client.post("/translate", json=body(LONG, strategy="direct"))
         assert "via" not in direct.json()["translations"][0] and len(detector.asked) == 1
         assert len(engine.calls) == 3
+        # Only auto's zero-shot sentences ask for alternatives; the others batch as usual.
+        assert [c.options.num_hypotheses for c in engine.calls] == [2, 1, 1]
 
 
 async def test_examples_reach_the_engine_in_the_few_shot_format(app_client: AppClient) -> None:
