@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                 default=0.3,
                 help="least word-set Jaccard of a retrieved example to its sentence",
             )
+            p.add_argument("--drop-identical", action="store_true", help="leave out pairs whose target is their source")
             p.add_argument("--eval-every", type=int, default=400)
             p.add_argument("--dev-per-direction", type=int, default=40)
 
@@ -214,6 +215,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             temperature=args.temperature,
             augment=args.augment,
             example_overlap=args.example_overlap,
+            drop_identical=args.drop_identical,
             eval_every=args.eval_every,
             dev_per_direction=args.dev_per_direction,
             resume=args.resume,

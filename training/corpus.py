@@ -112,3 +112,10 @@ def oriented(pairs: Iterable[Pair], src: str, tgt: str) -> list[tuple[str, str]]
 
 def read_split(path: Path, langs: set[str] | None = None) -> list[Pair]:
     return [p for p in read_pairs(path) if langs is None or {p.src_lang, p.tgt_lang} <= langs]
+
+
+def without_identical(pairs: list[Pair]) -> list[Pair]:
+    """The pairs whose target is not their source (spaces aside). Why: a catalog string left as it was (an ISO
+    name, an option, an untranslated message) teaches only copying, and copying the input is what the model's
+    off-target outputs on catalog strings do. The corpus keeps them; fine-tuning may leave them out."""
+    return [p for p in pairs if p.src.strip() != p.tgt.strip()]

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("sentencepiece")
 
-from training.corpus import build_examples
+from training.corpus import build_examples, without_identical
 from training.data.records import Pair
 
 
@@ -49,3 +49,8 @@ def test_neighbours_at_least_as_close_as_min_overlap_become_examples() -> None:
 
 def test_looser_neighbours_than_min_overlap_are_left_out() -> None:
     assert _source_lengths(0.6) == [4, 4]
+
+
+def test_pairs_whose_target_is_their_source_can_be_left_out() -> None:
+    same = Pair("gettext", "iso", "en", "de", "Savona", "Savona ")
+    assert without_identical([*PAIRS, same]) == PAIRS
