@@ -39,7 +39,7 @@ class Phase(NamedTuple):
 FINETUNE_PHASES: tuple[Phase, ...] = (
     Phase(10545, 0.15, 0.3),
     Phase(14221, 0.3, 0.4),
-    Phase(16500, 0.3, 0.4, drop_identical=True),
+    Phase(16320, 0.3, 0.4, drop_identical=True),
 )
 FINETUNE_STEPS = FINETUNE_PHASES[-1].end
 

@@ -7,7 +7,7 @@ is the whole migration. Parameters come as JSON, URL-encoded or multipart form f
 as LibreTranslate (Flask's ``request.values``) reads them. Everything is served by the default model through
 the native pipeline (batching, limits, metrics). Errors keep the service's codes and statuses (422 becomes
 400, 401 becomes 403, as LibreTranslate answers) but LibreTranslate's shape: ``{"error": "message"}``.
-``alternatives`` is accepted and answered with empty lists: the engines return one hypothesis. A key comes
+``alternatives`` is accepted and answered with empty lists: the pipeline returns one translation per text. A key comes
 from the ``Authorization``/``X-API-Key`` headers as on the native API, or from LibreTranslate's ``api_key``
 field; ``languages`` is open, as in LibreTranslate.
 """
