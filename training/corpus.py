@@ -116,6 +116,7 @@ def read_split(path: Path, langs: set[str] | None = None) -> list[Pair]:
 
 def without_identical(pairs: list[Pair]) -> list[Pair]:
     """The pairs whose target is not their source (spaces aside). Why: a catalog string left as it was (an ISO
-    name, an option, an untranslated message) teaches only copying, and copying the input is what the model's
-    off-target outputs on catalog strings do. The corpus keeps them; fine-tuning may leave them out."""
+    name, an option, an untranslated message; 12% of the catalog pairs) teaches only copying, and copying the input
+    is what the model's off-target outputs on catalog strings do. The corpus keeps them; fine-tuning may leave
+    them out. (Leaving them out for the shipped model's last 2,100 steps did not lower its off-target rate.)"""
     return [p for p in pairs if p.src.strip() != p.tgt.strip()]

@@ -81,8 +81,7 @@ def finetune(
 ) -> dict[str, object]:
     """Fine-tune ``init`` (a pretrained checkpoint folder) or, with no ``init``, train from random weights.
 
-    ``drop_identical``: leave out pairs whose target is their source (mostly names in the ISO catalogs, 12% of the
-    catalog pairs), which teach the model to copy its input, the commonest off-target output on catalog strings."""
+    ``drop_identical``: leave out pairs whose target is their source (see ``corpus.without_identical``)."""
     vocab = load_vocab(tokenizer)
     if init is not None:
         model = MarianMTModel.from_pretrained(init).float()  # a shipped checkpoint/ is float16

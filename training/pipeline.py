@@ -35,7 +35,7 @@ class Phase(NamedTuple):
 # The shipped model's fine-tuning: steps, not minutes, so that a rerun on another machine does the same work. It
 # trained on two cores in sittings resumed from state.pt (see the run's HISTORY.md in the model card). The second
 # phase gave examples to more inputs, and closer ones, to teach the model to lean on them (issue 4's few-shot goal);
-# the third left out the pairs that only teach copying (issue 4's off-target goal).
+# the third left out the pairs that only teach copying (for issue 4's off-target goal; it did not lower the rate).
 FINETUNE_PHASES: tuple[Phase, ...] = (
     Phase(10545, 0.15, 0.3),
     Phase(14221, 0.3, 0.4),
