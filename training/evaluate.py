@@ -53,24 +53,20 @@ def test_sets(path: Path, langs: Sequence[str], max_per_set: int | None = None) 
     return [TestSet(o, s, t, src, ref) for (o, s, t), (src, ref) in sorted(sets.items())]
 
 
-Candidates = Callable[[list[str], str, str], list[list[str]]]
+Candidates = Callable[[list[str], str, str, int], list[list[str]]]
 
 
 def engine_candidates(
-    folder: Path,
-    beam_size: int = 4,
-    max_batch_tokens: int = 2048,
-    repetition_penalty: float | None = None,
-    num_hypotheses: int = 1,
+    folder: Path, beam_size: int = 4, max_batch_tokens: int = 2048, repetition_penalty: float | None = None
 ) -> Candidates:
-    """Per text, the beam's best ``num_hypotheses`` translations, best first. ``repetition_penalty`` None: the
-    engine's own default, as the service decodes."""
+    """One engine; per call ``(texts, src, tgt, num_hypotheses)``, each text's best ``num_hypotheses`` translations,
+    best first. ``repetition_penalty`` None: the engine's own default, as the service decodes."""
     manifest = Manifest.load(folder)
     engine = CTranslate2Engine(folder, manifest, inter_threads=1, intra_threads=2)
     arch = manifest.architecture
     positions = int(arch.get("max_position_embeddings") or arch.get("max_positions") or 512)
 
-    def candidates(texts: list[str], src: str, tgt: str) -> list[list[str]]:
+    def candidates(texts: list[str], src: str, tgt: str, num_hypotheses: int) -> list[list[str]]:
         sources = [engine.tokenize(t, src, tgt) for t in texts]
         hyps: list[Hypothesis] = []
         for start in range(0, len(sources), 64):
@@ -96,7 +92,7 @@ def engine_translator(
     candidates = engine_candidates(folder, beam_size, max_batch_tokens, repetition_penalty)
 
     def translate(texts: list[str], src: str, tgt: str) -> list[str]:
-        return [found[0] for found in candidates(texts, src, tgt)]
+        return [found[0] for found in candidates(texts, src, tgt, 1)]
 
     return translate
 
@@ -104,7 +100,8 @@ def engine_translator(
 MIN_JUDGED_CHARS = 20  # shorter texts are not judged: a few words fool the identifier
 
 
-IDENTIFIERS = ("langid", "lingua")  # the service's own identifier, and one it does not use
+# Language identifiers -> the suffix of their figures' keys: the service's own, and one it does not use.
+IDENTIFIERS = {"langid": "", "lingua": "_lingua"}
 
 
 @functools.cache
@@ -180,6 +177,7 @@ def evaluate(
     langs: Sequence[str],
 ) -> list[dict[str, object]]:
     results = []
+    judges = IDENTIFIERS.items()
     for ts in sets:
         started = time.monotonic()
         hyps = translate(ts.sources, ts.src_lang, ts.tgt_lang)
@@ -191,8 +189,7 @@ def evaluate(
                 "n": len(ts.sources),
                 "bleu": round(sacrebleu.corpus_bleu(hyps, [ts.references]).score, 2),
                 "chrf": round(sacrebleu.corpus_chrf(hyps, [ts.references]).score, 2),
-                "off_target": off_target_rate(hyps, ts.tgt_lang, langs),
-                "off_target_lingua": off_target_rate(hyps, ts.tgt_lang, langs, identifier="lingua"),
+                **{f"off_target{x}": off_target_rate(hyps, ts.tgt_lang, langs, None, i) for i, x in judges},
                 "seconds": round(time.monotonic() - started, 2),
             }
         )

@@ -17,7 +17,7 @@ import sacrebleu
 
 from service.engines.manifest import Manifest
 from service.langid import LangidDetector
-from training.evaluate import engine_candidates, language_judgements, off_target_rate, test_sets
+from training.evaluate import IDENTIFIERS, engine_candidates, language_judgements, off_target_rate, test_sets
 
 
 def auto_choice(
@@ -54,17 +54,16 @@ def evaluate_zeroshot(
     ``auto`` weighs ``beam_size`` hypotheses (the service's ``XLT_OFF_TARGET_HYPOTHESES``, bounded by its beam)."""
     manifest = Manifest.load(folder)
     trained = {(s, t) for s, t in manifest.trained_directions}
-    nbest = engine_candidates(folder, beam_size, num_hypotheses=beam_size)
-    best = engine_candidates(folder, beam_size)
+    candidates = engine_candidates(folder, beam_size)
     detector = LangidDetector()
     langs = list(manifest.languages)
     rows: list[dict[str, object]] = []
     for ts in test_sets(test_file, manifest.languages, max_per_set):
         if (ts.src_lang, ts.tgt_lang) in trained or pivot in (ts.src_lang, ts.tgt_lang):
             continue
-        direct_n = nbest(ts.sources, ts.src_lang, ts.tgt_lang)
-        middle = [found[0] for found in best(ts.sources, ts.src_lang, pivot)]
-        via_n = nbest(middle, pivot, ts.tgt_lang)
+        direct_n = candidates(ts.sources, ts.src_lang, ts.tgt_lang, beam_size)
+        middle = [found[0] for found in candidates(ts.sources, ts.src_lang, pivot, 1)]
+        via_n = candidates(middle, pivot, ts.tgt_lang, beam_size)
 
         def on_target(text: str, tgt: str = ts.tgt_lang) -> bool:
             return detector.detect(text[:2000], langs) in (None, tgt)
@@ -78,7 +77,7 @@ def evaluate_zeroshot(
             "auto_fallbacks": round(sum(o == "pivot" for _, o in chosen) / max(len(chosen), 1), 4),
         }
         outputs = {"direct": [d[0] for d in direct_n], "pivot": [v[0] for v in via_n], "auto": [c for c, _ in chosen]}
-        for identifier, suffix in (("langid", ""), ("lingua", "_lingua")):
+        for identifier, suffix in IDENTIFIERS.items():
             row[f"reference_off_target{suffix}"] = off_target_rate(ts.references, ts.tgt_lang, langs, None, identifier)
             references = language_judgements(ts.references, ts.tgt_lang, langs, identifier)
             judgeable = [m is False for m in references] if references is not None else None

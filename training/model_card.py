@@ -12,6 +12,7 @@ from typing import Any
 
 from service.engines.manifest import Manifest
 from training.ablation import markdown as ablation_table
+from training.evaluate import IDENTIFIERS
 
 
 def _load(path: Path) -> Any:
@@ -40,7 +41,7 @@ def _identifier_floor(zero: list[dict[str, Any]]) -> list[str]:
     ]
     for origin in [*sorted({r["origin"] for r in zero}), "all"]:
         rows = [r for r in zero if origin in ("all", r["origin"])]
-        for identifier, suffix in (("langid", ""), ("lingua", "_lingua")):
+        for identifier, suffix in IDENTIFIERS.items():
             if not any(f"direct_off_target{suffix}" in r for r in rows):
                 continue
 
