@@ -39,6 +39,7 @@ class Translation:
     origin: str = "model"
     via: str | None = None
     score: float | None = None
+    alternatives: tuple[str, ...] = ()  # with options={"alternatives": n}
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,13 @@ def _translate_body(
 
 
 def _translations(data: dict[str, Any]) -> list[Translation]:
-    return [
-        Translation(**{k: v for k, v in t.items() if k in Translation.__dataclass_fields__})
-        for t in data["translations"]
-    ]
+    return [_translation(t) for t in data["translations"]]
+
+
+def _translation(t: dict[str, Any]) -> Translation:
+    fields: dict[str, Any] = {k: v for k, v in t.items() if k in Translation.__dataclass_fields__}
+    fields["alternatives"] = tuple(t.get("alternatives") or ())
+    return Translation(**fields)
 
 
 def _detections(data: dict[str, Any]) -> list[Detection]:

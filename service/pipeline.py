@@ -133,7 +133,7 @@ class TranslationPipeline:
         if options.max_length is not None and options.max_length > limit:
             raise InvalidRequest(f"options.max_length: at most {limit}")
         return DecodeOptions(
-            beam_size=options.beam_size or self._settings.beam_size,
+            beam_size=max(options.beam_size or self._settings.beam_size, options.alternatives + 1),
             max_length=options.max_length or limit,
             return_scores=options.return_scores,
         )
@@ -259,18 +259,24 @@ class TranslationPipeline:
             await self._apply_memory(engine, memory_id, plans, target, scope)
         most = self._settings.max_examples
         guarded = request.strategy == AUTO and self._detector is not None
+        wanted = request.options.alternatives + 1
         for plan in plans:
             for sentence in plan.pending():
                 sentence.examples = [*examples, *sentence.examples][:most]
+                sentence.candidates = wanted
                 if guarded and plan.zero_shot and not plan.pivot:
-                    sentence.candidates = self._settings.off_target_hypotheses
+                    sentence.candidates = max(wanted, self._settings.off_target_hypotheses)
 
         run = Rounds(engine, scheduler, target, options, deadline, self._settings)
         direct = [s for p in plans if not p.pivot for s in p.pending()]
         await run.translate(direct, [s for p in plans if p.pivot for s in p.pending()])
         if request.strategy == AUTO:
             await self._fall_back(engine, run, plans, directions)
-        return TranslateResponse(translations=[self._translation(engine, p, target, options) for p in plans])
+        translations = [self._translation(engine, p, target, options) for p in plans]
+        if request.options.alternatives:
+            for translation, plan in zip(translations, plans, strict=True):
+                translation.alternatives = _alternatives(plan, request.options.alternatives)
+        return TranslateResponse(translations=translations)
 
     async def _apply_memory(
         self, engine: Engine, memory_id: str, plans: list[_TextPlan], target: str, scope: Scope
@@ -399,6 +405,22 @@ def _choose_on_target(sentences: list[Sentence], on_target: Callable[[str], bool
             sentence.output, sentence.score = found
             changed = True
     return changed
+
+
+def _alternatives(plan: _TextPlan, most: int) -> list[str]:
+    """Up to ``most`` other translations of a text, best first: the k-th joins each sentence's k-th alternative
+    hypothesis (its output where it has fewer), as Argos Translate does for LibreTranslate. Texts served whole from
+    a memory or passed through have none."""
+    if plan.passthrough or plan.exact is not None:
+        return []
+    found, seen = [], {_joined(plan)}
+    for k in range(max((len(s.alternatives) for s in plan.sentences), default=0)):
+        outputs = [s.alternatives[k][0] if k < len(s.alternatives) else s.output for s in plan.sentences]
+        text = plan.segments.join(outputs)
+        if text not in seen:
+            seen.add(text)
+            found.append(text)
+    return found[:most]
 
 
 def _joined(plan: _TextPlan) -> str:

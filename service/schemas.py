@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 AUTO = "auto"
+MAX_ALTERNATIVES = 10  # LibreTranslate's bound; the beam is widened to one more than asked
 MEMORY_ID = "3f2b9c0e8d7a4c1b9e6f5a4d3c2b1a09"  # an example memory id (uuid4 hex), for the OpenAPI examples
 
 
@@ -44,6 +45,13 @@ class TranslateOptions(BaseModel):
         default=None, ge=1, description="max target tokens per sentence; at most XLT_MAX_DECODING_LENGTH"
     )
     return_scores: bool = Field(default=False, description="add the mean per-token log-probability as `score`")
+    alternatives: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_ALTERNATIVES,
+        description="other translations to add, best first, from the beam (widened to hold them); fewer when the "
+        "beam finds fewer distinct ones",
+    )
 
 
 Strategy = Literal["direct", "pivot", "auto"]
@@ -110,6 +118,7 @@ class Translation(BaseModel):
     )
     via: str | None = Field(default=None, description="the pivot language, when translated through it")
     score: float | None = None
+    alternatives: list[str] | None = Field(default=None, description="with `options.alternatives`: other translations")
 
 
 class TranslateResponse(BaseModel):

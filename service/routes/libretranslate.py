@@ -7,9 +7,9 @@ is the whole migration. Parameters come as JSON, URL-encoded or multipart form f
 as LibreTranslate (Flask's ``request.values``) reads them. Everything is served by the default model through
 the native pipeline (batching, limits, metrics). Errors keep the service's codes and statuses (422 becomes
 400, 401 becomes 403, as LibreTranslate answers) but LibreTranslate's shape: ``{"error": "message"}``.
-``alternatives`` is accepted and answered with empty lists: the pipeline returns one translation per text. A key comes
-from the ``Authorization``/``X-API-Key`` headers as on the native API, or from LibreTranslate's ``api_key``
-field; ``languages`` is open, as in LibreTranslate.
+``alternatives`` is the native ``options.alternatives``: other translations from the beam. A key comes from the
+``Authorization``/``X-API-Key`` headers as on the native API, or from LibreTranslate's ``api_key`` field;
+``languages`` is open, as in LibreTranslate.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from service.auth.guard import Caller
 from service.errors import InvalidJson, InvalidRequest, XltError, record_code
 from service.langnames import language_name
 from service.pipeline import TranslationPipeline
-from service.schemas import AUTO, DetectRequest, Text, TextFormat, TranslateRequest
+from service.schemas import AUTO, MAX_ALTERNATIVES, DetectRequest, Text, TextFormat, TranslateRequest
 from service.state import AppState, get_pipeline, get_state
 
 PREFIX = "/libretranslate"
@@ -68,7 +68,9 @@ class LibreTranslateRequest(BaseModel):
     source: Text = Field(default=AUTO, description='ISO 639-1 code, or "auto"')
     target: Text = Field(description="ISO 639-1 code")
     format: TextFormat = Field(default="text", description="`html` keeps the markup and translates the text")
-    alternatives: int = Field(default=0, ge=0, le=10, description="accepted; answered with empty lists")
+    alternatives: int = Field(
+        default=0, ge=0, le=MAX_ALTERNATIVES, description="other translations to add, best first, from the beam"
+    )
     api_key: str | None = Field(default=None, description="the API key, when the service requires one")
 
 
@@ -208,7 +210,14 @@ async def translate(request: Request, pipeline: Pipeline) -> LibreTranslateRespo
     caller = await _caller(request, raw)
     params = _model(LibreTranslateRequest, raw)
     native = _model(
-        TranslateRequest, {"text": params.q, "source": params.source, "target": params.target, "format": params.format}
+        TranslateRequest,
+        {
+            "text": params.q,
+            "source": params.source,
+            "target": params.target,
+            "format": params.format,
+            "options": {"alternatives": params.alternatives},
+        },
     )
     async with caller.charge(sum(len(text) for text in native.texts())):
         translations = (await pipeline.translate(native)).translations
@@ -224,8 +233,8 @@ async def translate(request: Request, pipeline: Pipeline) -> LibreTranslateRespo
             detected.append(DetectedLanguage(confidence=confidence, language=translation.source))
         response.detectedLanguage = detected[0] if single else detected
     if params.alternatives > 0:
-        none: list[list[str]] = [[] for _ in texts]
-        response.alternatives = [] if single else none
+        others = [t.alternatives or [] for t in translations]
+        response.alternatives = others[0] if single else others
     return response
 
 

@@ -37,6 +37,13 @@ def test_libretranslatepy_translate(lt: LibreTranslateAPI) -> None:
     assert isinstance(auto, str) and auto.strip()
 
 
+def test_alternatives_from_the_real_engine(server: Server) -> None:
+    with Client(server.url) as xlt:
+        [out] = xlt.translate("The house is small.", "de", "en", options={"alternatives": 3})
+    assert len(out.alternatives) == len(set(out.alternatives)) and 1 <= len(out.alternatives) <= 3
+    assert out.text not in out.alternatives and all(isinstance(a, str) for a in out.alternatives)
+
+
 def test_libretranslatepy_detect(lt: LibreTranslateAPI) -> None:
     found = lt.detect(GERMAN, timeout=30)
     assert found[0]["language"] == "de"

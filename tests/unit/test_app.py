@@ -14,6 +14,7 @@ from service.app import create_app
 from service.settings import Settings
 from tests.fakes import FakeEngine
 from tests.unit.conftest import AppClient, serve_in_process
+from tests.unit.test_errors import assert_error
 
 
 async def test_translate_one_text(app_client: AppClient) -> None:
@@ -57,6 +58,22 @@ async def test_request_options_reach_the_engine(app_client: AppClient) -> None:
         body = {"text": "a", "source": "en", "target": "de", "options": {"beam_size": 4, "max_length": 10}}
         await client.post("/translate", json=body)
     assert [(c.options.beam_size, c.options.max_length) for c in engine.calls] == [(2, 64), (4, 10)]
+
+
+async def test_alternatives_come_from_a_widened_beam(app_client: AppClient) -> None:
+    engine = FakeEngine()
+    async with app_client([engine], beam_size=2) as client:
+        body = {"text": ["One. Two.", "en words"], "source": "en", "target": "de", "options": {"alternatives": 2}}
+        out = (await client.post("/translate", json=body)).json()["translations"]
+        plain = (await client.post("/translate", json={"text": "x", "source": "en", "target": "de"})).json()
+        too_many = await client.post("/translate", json={**body, "options": {"alternatives": 11}})
+    assert out[0]["text"] == "de:One. de:Two."
+    # The k-th alternative of a text joins the k-th alternative of each of its sentences.
+    assert out[0]["alternatives"] == ["de#1:One. de#1:Two.", "de#2:One. de#2:Two."]
+    assert out[1]["alternatives"] == ["de#1:en de#1:words", "de#2:en de#2:words"]
+    assert "alternatives" not in plain["translations"][0]  # only when asked for
+    assert [(c.options.beam_size, c.options.num_hypotheses) for c in engine.calls] == [(3, 3), (2, 1)]
+    assert_error(too_many, 422, "invalid_request")
 
 
 async def test_auto_source_detects_among_model_languages(app_client: AppClient) -> None:

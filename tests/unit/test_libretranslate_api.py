@@ -72,8 +72,12 @@ async def test_translate_a_list_with_alternatives(client: httpx.AsyncClient) -> 
     assert r.json() == {
         "translatedText": ["hello", "en:das en:Haus"],  # English input to English: returned unchanged
         "detectedLanguage": [{"confidence": 90.0, "language": "en"}, {"confidence": 90.0, "language": "de"}],
-        "alternatives": [[], []],
+        "alternatives": [[], ["en#1:das en#1:Haus", "en#2:das en#2:Haus"]],  # from the beam, widened to 3
     }
+    single = await client.post(
+        f"{LT}/translate", json={"q": "das Haus", "source": "de", "target": "en", "alternatives": 1}
+    )
+    assert single.json() == {"translatedText": "en:das en:Haus", "alternatives": ["en#1:das en#1:Haus"]}
     form = await client.post(f"{LT}/translate", data={"q": ["a", "b"], "source": "en", "target": "de"})
     assert form.json() == {"translatedText": ["de:a", "de:b"]}
 
