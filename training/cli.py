@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
                 help="least word-set Jaccard of a retrieved example to its sentence",
             )
             p.add_argument("--drop-identical", action="store_true", help="leave out pairs whose target is their source")
+            p.add_argument(
+                "--cooldown",
+                type=int,
+                default=0,
+                help="the last steps before --max-steps, over which the learning rate falls linearly to zero",
+            )
             p.add_argument("--eval-every", type=int, default=400)
             p.add_argument("--dev-per-direction", type=int, default=40)
 
@@ -216,6 +222,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             augment=args.augment,
             example_overlap=args.example_overlap,
             drop_identical=args.drop_identical,
+            cooldown=args.cooldown,
             eval_every=args.eval_every,
             dev_per_direction=args.dev_per_direction,
             resume=args.resume,

@@ -71,6 +71,7 @@ def finetune(
     augment: float = 0.15,
     example_overlap: float = EXAMPLE_OVERLAP,
     drop_identical: bool = False,
+    cooldown: int = 0,
     eval_every: int = 400,
     dev_per_direction: int = 40,
     arch: Architecture | None = None,
@@ -81,7 +82,8 @@ def finetune(
 ) -> dict[str, object]:
     """Fine-tune ``init`` (a pretrained checkpoint folder) or, with no ``init``, train from random weights.
 
-    ``drop_identical``: leave out pairs whose target is their source (see ``corpus.without_identical``)."""
+    ``drop_identical``: leave out pairs whose target is their source (see ``corpus.without_identical``).
+    ``cooldown``: the last steps before ``max_steps``, over which the learning rate falls linearly to zero."""
     vocab = load_vocab(tokenizer)
     if init is not None:
         model = MarianMTModel.from_pretrained(init).float()  # a shipped checkpoint/ is float16
@@ -100,7 +102,14 @@ def finetune(
     sampler = PairSampler(examples, tokens_per_step // pairs_per_step, pairs_per_step, temperature, seed)
     evaluate = dev_evaluator(dev, tokenizer, langs, dev_per_direction, seed) if eval_every else None
     cfg = TrainConfig(
-        out=out, minutes=minutes, max_steps=max_steps, lr=lr, warmup=200, eval_every=eval_every, seed=seed
+        out=out,
+        minutes=minutes,
+        max_steps=max_steps,
+        lr=lr,
+        warmup=200,
+        cooldown=cooldown,
+        eval_every=eval_every,
+        seed=seed,
     )
     if threads:
         cfg.threads = threads

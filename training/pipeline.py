@@ -30,6 +30,7 @@ class Phase(NamedTuple):
     augment: float  # share of example-augmented inputs
     overlap: float  # least word overlap of a retrieved example
     drop_identical: bool = False  # leave out pairs whose target is their source
+    cooldown: int = 0  # the phase's last steps, over which the learning rate falls linearly to zero
 
 
 # The shipped model's fine-tuning: steps, not minutes, so that a rerun on another machine does the same work. It
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             augment=phase.augment,
             example_overlap=phase.overlap,
             drop_identical=phase.drop_identical,
+            cooldown=phase.cooldown,
             resume=True,
         )
     if args.ablation_steps:  # finish() writes the comparison into the model folder

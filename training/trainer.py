@@ -35,6 +35,7 @@ class TrainConfig:
     max_steps: int = 10**9
     lr: float = 5e-4  # peak learning rate, reached after warmup, then inverse-sqrt decay
     warmup: int = 200
+    cooldown: int = 0  # the last steps before max_steps, over which the rate falls linearly to zero (0: none)
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     clip: float = 1.0
@@ -70,8 +71,13 @@ def decoder_inputs(model: nn.Module, labels: torch.Tensor, pad: int) -> torch.Te
 
 
 def _lr(step: int, cfg: TrainConfig) -> float:
+    """Warmup, inverse-sqrt decay, and an optional linear cooldown to zero at ``max_steps``: inverse-sqrt never
+    settles, and ending a run at a rate of zero is the cheap way to take the weights to the bottom of the valley."""
     step = max(step, 1)
-    return cfg.lr * min(step / cfg.warmup, math.sqrt(cfg.warmup / step))
+    lr = cfg.lr * min(step / cfg.warmup, math.sqrt(cfg.warmup / step))
+    if cfg.cooldown:
+        lr *= min(1.0, max(0, cfg.max_steps - step + 1) / cfg.cooldown)
+    return lr
 
 
 def _save_state(path: Path, state: dict[str, object]) -> None:

