@@ -355,7 +355,7 @@ class TranslationPipeline:
         retry = [p for p in await asyncio.to_thread(repair) if self._can_pivot(p.source, target, directions)]
         if not retry:
             return
-        direct = {id(s): (s.output, s.score) for p in retry for s in p.pending()}
+        direct = {id(s): (s.output, s.score, s.alternatives) for p in retry for s in p.pending()}
         for plan in retry:
             plan.pivot = True
         await run.translate([], [s for p in retry for s in p.pending()])
@@ -367,8 +367,8 @@ class TranslationPipeline:
                     self._metrics.pivot_fallbacks.labels(engine.name).inc()
                     continue
                 plan.pivot = False
-                for sentence in plan.pending():
-                    sentence.output, sentence.score = direct[id(sentence)]
+                for sentence in plan.pending():  # the direct output stays, and its alternatives with it
+                    sentence.output, sentence.score, sentence.alternatives = direct[id(sentence)]
 
         await asyncio.to_thread(settle)
 

@@ -131,6 +131,9 @@ async def test_auto_keeps_the_direct_output_when_the_pivot_is_off_target_too(tmp
         metrics = (await client.get("/metrics")).text
         assert 'xlt_off_target_total{model="fake"} 1.0' in metrics
         assert 'xlt_pivot_fallbacks_total{model="fake"}' not in metrics  # never incremented
+        asked = body(LONG, options={"alternatives": 1})
+        (again,) = (await client.post("/translate", json=asked)).json()["translations"]
+        assert again["alternatives"] == ["fr#1:one fr#1:two fr#1:three fr#1:four fr#1:five fr#1:six"]  # not the pivot's
 
 
 async def test_auto_keeps_on_target_and_trained_outputs(tmp_path: Path) -> None:
