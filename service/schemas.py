@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 AUTO = "auto"
-MAX_ALTERNATIVES = 10  # LibreTranslate's bound; the beam is widened to one more than asked
+MAX_ALTERNATIVES = 10  # the LibreTranslate route's bound from the start; the beam is widened to one more than asked
 MEMORY_ID = "3f2b9c0e8d7a4c1b9e6f5a4d3c2b1a09"  # an example memory id (uuid4 hex), for the OpenAPI examples
 
 
