@@ -201,6 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 minutes=args.minutes,
                 max_steps=args.max_steps,
                 temperature=args.temperature,
+                cooldown=args.cooldown,
                 eval_every=args.eval_every,
                 dev_per_direction=args.dev_per_direction,
                 resume=args.resume,

@@ -132,6 +132,7 @@ def finetune_pretrained(
     tokens_per_step: int = 4000,
     pairs_per_step: int = 4,
     temperature: float = 5.0,
+    cooldown: int = 0,
     eval_every: int = 400,
     dev_per_direction: int = 40,
     resume: bool = False,
@@ -141,7 +142,8 @@ def finetune_pretrained(
     """Fine-tune a pretrained Marian/M2M100/NLLB/mBART checkpoint (folder or hub id) with the same loop and loss.
 
     Directions are English-centric among ``langs`` that the model has language tokens for; a bilingual opus-mt
-    model trains only the direction it was built for (its ``source_lang``/``target_lang``).
+    model trains only the direction it was built for (its ``source_lang``/``target_lang``). ``cooldown`` as in
+    ``finetune``.
     """
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -180,7 +182,16 @@ def finetune_pretrained(
             if not (path / f.name).exists():
                 shutil.copyfile(f, path / f.name)
 
-    cfg = TrainConfig(out=out, minutes=minutes, max_steps=max_steps, lr=lr, warmup=50, eval_every=eval_every, seed=seed)
+    cfg = TrainConfig(
+        out=out,
+        minutes=minutes,
+        max_steps=max_steps,
+        lr=lr,
+        warmup=50,
+        cooldown=cooldown,
+        eval_every=eval_every,
+        seed=seed,
+    )
     summary = train(model, sampler, cfg, pad=tokenizer.pad_token_id, evaluate=evaluate, resume=resume, save_model=save)
     summary["trained_directions"] = sorted(examples)
     summary["family"] = family.name

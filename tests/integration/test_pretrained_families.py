@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+import torch
+
 from service.engines.base import DecodeOptions
 from service.engines.ctranslate2_engine import CTranslate2Engine
 from service.engines.manifest import Manifest
@@ -44,8 +46,11 @@ def test_finetune_and_convert(family: str, expect_prefix: str | None, corpus: Pa
         max_steps=2,
         eval_every=2,
         dev_per_direction=2,
+        cooldown=2,
     )
     assert summary["steps"] == 2 and summary["family"] == family
+    optim = torch.load(tmp_path / "ft" / "state.pt", weights_only=False)["optim"]
+    assert optim["param_groups"][0]["lr"] == pytest.approx(5e-5 * 2 / 50 / 2)  # warmup's rate, halved by cooldown
     assert ("en", "de") in summary["trained_directions"]
     out = tmp_path / "engine"
     result = convert_with_parity(
