@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 COMMANDS = ("data", "train", "convert", "eval", "model")
 DEFAULT_LANGS = "en,de,fr,es,it,pt"
@@ -91,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
                 default=0,
                 help="the last steps before --max-steps, over which the learning rate falls linearly to zero",
             )
+            p.add_argument(
+                "--restart-at",
+                type=int,
+                default=0,
+                help="a warm restart: from this step, --warmup steps up to --lr again, then inverse-sqrt decay",
+            )
+            p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-4; 5e-5 pretrained)")
+            p.add_argument("--warmup", type=int, default=None, help="steps up to the peak (default 200; 50 pretrained)")
             p.add_argument("--eval-every", type=int, default=400)
             p.add_argument("--dev-per-direction", type=int, default=40)
 
@@ -189,6 +198,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "train" and args.action == "finetune":
         from training.finetune import finetune
 
+        schedule: dict[str, Any] = {"cooldown": args.cooldown, "restart": args.restart_at}
+        schedule.update({k: v for k, v in (("lr", args.lr), ("warmup", args.warmup)) if v is not None})
         if args.pretrained:
             from training.finetune import finetune_pretrained
 
@@ -201,7 +212,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 minutes=args.minutes,
                 max_steps=args.max_steps,
                 temperature=args.temperature,
-                cooldown=args.cooldown,
+                **schedule,
                 eval_every=args.eval_every,
                 dev_per_direction=args.dev_per_direction,
                 resume=args.resume,
@@ -223,7 +234,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             augment=args.augment,
             example_overlap=args.example_overlap,
             drop_identical=args.drop_identical,
-            cooldown=args.cooldown,
+            **schedule,
             eval_every=args.eval_every,
             dev_per_direction=args.dev_per_direction,
             resume=args.resume,

@@ -72,6 +72,8 @@ def finetune(
     example_overlap: float = EXAMPLE_OVERLAP,
     drop_identical: bool = False,
     cooldown: int = 0,
+    restart: int = 0,
+    warmup: int = 200,
     eval_every: int = 400,
     dev_per_direction: int = 40,
     arch: Architecture | None = None,
@@ -83,7 +85,9 @@ def finetune(
     """Fine-tune ``init`` (a pretrained checkpoint folder) or, with no ``init``, train from random weights.
 
     ``drop_identical``: leave out pairs whose target is their source (see ``corpus.without_identical``).
-    ``cooldown``: the last steps before ``max_steps``, over which the learning rate falls linearly to zero."""
+    ``cooldown``: the last steps before ``max_steps``, over which the learning rate falls linearly to zero.
+    ``restart``: a warm restart at that step: ``warmup`` steps up to ``lr``, then inverse-sqrt decay (see
+    ``trainer._lr``)."""
     vocab = load_vocab(tokenizer)
     if init is not None:
         model = MarianMTModel.from_pretrained(init).float()  # a shipped checkpoint/ is float16
@@ -106,8 +110,9 @@ def finetune(
         minutes=minutes,
         max_steps=max_steps,
         lr=lr,
-        warmup=200,
+        warmup=warmup,
         cooldown=cooldown,
+        restart=restart,
         eval_every=eval_every,
         seed=seed,
     )
@@ -133,6 +138,8 @@ def finetune_pretrained(
     pairs_per_step: int = 4,
     temperature: float = 5.0,
     cooldown: int = 0,
+    restart: int = 0,
+    warmup: int = 50,
     eval_every: int = 400,
     dev_per_direction: int = 40,
     resume: bool = False,
@@ -142,8 +149,8 @@ def finetune_pretrained(
     """Fine-tune a pretrained Marian/M2M100/NLLB/mBART checkpoint (folder or hub id) with the same loop and loss.
 
     Directions are English-centric among ``langs`` that the model has language tokens for; a bilingual opus-mt
-    model trains only the direction it was built for (its ``source_lang``/``target_lang``). ``cooldown`` as in
-    ``finetune``.
+    model trains only the direction it was built for (its ``source_lang``/``target_lang``). The schedule
+    (``lr``, ``warmup``, ``cooldown``, ``restart``) as in ``finetune``.
     """
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -187,8 +194,9 @@ def finetune_pretrained(
         minutes=minutes,
         max_steps=max_steps,
         lr=lr,
-        warmup=50,
+        warmup=warmup,
         cooldown=cooldown,
+        restart=restart,
         eval_every=eval_every,
         seed=seed,
     )

@@ -31,6 +31,9 @@ class Phase(NamedTuple):
     overlap: float  # least word overlap of a retrieved example
     drop_identical: bool = False  # leave out pairs whose target is their source
     cooldown: int = 0  # the phase's last steps, over which the learning rate falls linearly to zero
+    restart: int = 0  # a warm restart at this step: warmup up to lr again, then inverse-sqrt decay (0: none)
+    lr: float = 5e-4  # peak learning rate
+    warmup: int = 200  # steps up to the peak
 
 
 # The shipped model's fine-tuning: steps, not minutes, so that a rerun on another machine does the same work. It
@@ -97,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             example_overlap=phase.overlap,
             drop_identical=phase.drop_identical,
             cooldown=phase.cooldown,
+            restart=phase.restart,
+            lr=phase.lr,
+            warmup=phase.warmup,
             resume=True,
         )
     if args.ablation_steps:  # finish() writes the comparison into the model folder

@@ -36,6 +36,7 @@ class TrainConfig:
     lr: float = 5e-4  # peak learning rate, reached after warmup, then inverse-sqrt decay
     warmup: int = 200
     cooldown: int = 0  # the last steps before max_steps, over which the rate falls linearly to zero (0: none)
+    restart: int = 0  # a warm restart: warmup and inverse-sqrt decay count again from this step (0: from the start)
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     clip: float = 1.0
@@ -72,9 +73,11 @@ def decoder_inputs(model: nn.Module, labels: torch.Tensor, pad: int) -> torch.Te
 
 def _lr(step: int, cfg: TrainConfig) -> float:
     """Warmup, inverse-sqrt decay, and an optional linear cooldown to zero at ``max_steps``: inverse-sqrt never
-    settles, and ending a run at a rate of zero is the cheap way to take the weights to the bottom of the valley."""
-    step = max(step, 1)
-    lr = cfg.lr * min(step / cfg.warmup, math.sqrt(cfg.warmup / step))
+    settles, and ending a run at a rate of zero is the cheap way to take the weights to the bottom of the valley.
+    A warm restart (``restart``) counts warmup and decay again from that step, so that a cooled-down run can learn
+    again at a higher rate and cool down once more (Loshchilov & Hutter's SGDR)."""
+    since = max(step - cfg.restart, 1)
+    lr = cfg.lr * min(since / cfg.warmup, math.sqrt(cfg.warmup / since))
     if cfg.cooldown:
         lr *= min(1.0, max(0, cfg.max_steps - step + 1) / cfg.cooldown)
     return lr
