@@ -40,6 +40,14 @@ class Translation:
     via: str | None = None
     score: float | None = None
     alternatives: tuple[str, ...] = ()  # with options={"alternatives": n}
+    off_target: bool | None = None  # strategy "auto", zero-shot: still in another language (None: not judged)
+
+    @classmethod
+    def from_json(cls, t: dict[str, Any]) -> Translation:
+        """One entry of ``/translate``'s ``translations``; keys this client does not know are ignored."""
+        fields: dict[str, Any] = {k: v for k, v in t.items() if k in cls.__dataclass_fields__}
+        fields["alternatives"] = tuple(t.get("alternatives") or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -132,13 +140,7 @@ def _translate_body(
 
 
 def _translations(data: dict[str, Any]) -> list[Translation]:
-    return [_translation(t) for t in data["translations"]]
-
-
-def _translation(t: dict[str, Any]) -> Translation:
-    fields: dict[str, Any] = {k: v for k, v in t.items() if k in Translation.__dataclass_fields__}
-    fields["alternatives"] = tuple(t.get("alternatives") or ())
-    return Translation(**fields)
+    return [Translation.from_json(t) for t in data["translations"]]
 
 
 def _detections(data: dict[str, Any]) -> list[Detection]:

@@ -78,7 +78,7 @@ class LocalTranslator:
             | {"format": format, **extra}
         )
         response = await self._pipeline.translate(request)
-        return [Translation(**t.model_dump()) for t in response.translations]
+        return [Translation.from_json(t.model_dump(exclude_none=True)) for t in response.translations]
 
     async def languages(self) -> list[ModelLanguages]:
         if self._engine is None:

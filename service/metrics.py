@@ -78,6 +78,10 @@ class Metrics:
             "xlt_off_target", "Zero-shot outputs the language identifier found in the wrong language", ["model"],
             registry=r,
         )  # fmt: skip
+        self.off_target_served = Counter(
+            "xlt_off_target_served", "Zero-shot texts answered off-target: no hypothesis nor the pivot was on target",
+            ["model"], registry=r,
+        )  # fmt: skip
         self.pivot_fallbacks = Counter(
             "xlt_pivot_fallbacks", "Texts served via the pivot language (its output on target) after an off-target one",
             ["model"], registry=r,

@@ -80,6 +80,7 @@ class _TextPlan:
     passthrough: bool = False
     pivot: bool = False
     exact: str | None = None  # the whole text is in the memory
+    off_target: bool | None = None  # auto's verdict on the text it serves, when it judged one (zero-shot, long enough)
 
     def pending(self) -> list[Sentence]:
         """Sentences the model translates."""
@@ -344,33 +345,38 @@ class TranslationPipeline:
             """The judged texts still off-target after their sentences' alternatives were tried."""
             still = []
             for plan in judged:
+                plan.off_target = False
                 if on_target(_shown(plan)):
                     continue
                 self._metrics.off_target.labels(engine.name).inc()
                 log.debug("off-target output (wanted %s) for a %s text", target, plan.source)
                 if not (_choose_on_target(plan.pending(), on_target, least) and on_target(_shown(plan))):
+                    plan.off_target = True
                     still.append(plan)
             return still
 
-        retry = [p for p in await asyncio.to_thread(repair) if self._can_pivot(p.source, target, directions)]
-        if not retry:
-            return
-        direct = {id(s): (s.output, s.score, s.alternatives) for p in retry for s in p.pending()}
-        for plan in retry:
-            plan.pivot = True
-        await run.translate([], [s for p in retry for s in p.pending()])
-
-        def settle() -> None:
+        still = await asyncio.to_thread(repair)
+        retry = [p for p in still if self._can_pivot(p.source, target, directions)]
+        if retry:
+            direct = {id(s): (s.output, s.score, s.alternatives) for p in retry for s in p.pending()}
             for plan in retry:
-                _choose_on_target(plan.pending(), on_target, least)
-                if on_target(_shown(plan)):
-                    self._metrics.pivot_fallbacks.labels(engine.name).inc()
-                    continue
-                plan.pivot = False
-                for sentence in plan.pending():  # the direct output stays, and its alternatives with it
-                    sentence.output, sentence.score, sentence.alternatives = direct[id(sentence)]
+                plan.pivot = True
+            await run.translate([], [s for p in retry for s in p.pending()])
 
-        await asyncio.to_thread(settle)
+            def settle() -> None:
+                for plan in retry:
+                    _choose_on_target(plan.pending(), on_target, least)
+                    if on_target(_shown(plan)):
+                        self._metrics.pivot_fallbacks.labels(engine.name).inc()
+                        plan.off_target = False
+                        continue
+                    plan.pivot = False
+                    for sentence in plan.pending():  # the direct output stays, and its alternatives with it
+                        sentence.output, sentence.score, sentence.alternatives = direct[id(sentence)]
+
+            await asyncio.to_thread(settle)
+        if served := sum(1 for p in still if p.off_target):
+            self._metrics.off_target_served.labels(engine.name).inc(served)
 
     def _translation(self, engine: Engine, plan: _TextPlan, target: str, options: DecodeOptions) -> Translation:
         scores = [s.score for s in plan.pending() if s.score is not None]
@@ -390,6 +396,7 @@ class TranslationPipeline:
             origin=plan.origin,
             via=self._settings.pivot_language if plan.pivot else None,
             score=score,
+            off_target=plan.off_target,
         )
 
 

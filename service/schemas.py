@@ -119,6 +119,12 @@ class Translation(BaseModel):
     via: str | None = Field(default=None, description="the pivot language, when translated through it")
     score: float | None = None
     alternatives: list[str] | None = Field(default=None, description="with `options.alternatives`: other translations")
+    off_target: bool | None = Field(
+        default=None,
+        description="`strategy: auto` on a zero-shot direction: whether the text served is still in another language "
+        "than the target by the service's language identifier (absent when not judged: trained directions, short "
+        "texts, other strategies)",
+    )
 
 
 class TranslateResponse(BaseModel):

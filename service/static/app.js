@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const el = {
   form: $("form"), text: $("text"), source: $("source"), target: $("target"), model: $("model"),
   swap: $("swap"), translate: $("translate"), output: $("output"), copy: $("copy"), error: $("error"),
-  detected: $("detected"), zeroShot: $("zero-shot"), modelUsed: $("model-used"), latency: $("latency"),
+  detected: $("detected"), zeroShot: $("zero-shot"), offTarget: $("off-target"), modelUsed: $("model-used"), latency: $("latency"),
   examples: $("examples"), examplesNote: $("examples-note"), memory: $("memory"), format: $("format"),
   apiKey: $("api-key"),
 };
@@ -133,6 +133,7 @@ function show(translation, ms) {
   el.detected.hidden = el.source.value !== "auto";
   el.detected.textContent = `Detected: ${names(translation.source)}`;
   el.zeroShot.hidden = !translation.zero_shot;
+  el.offTarget.hidden = translation.off_target !== true;
   el.modelUsed.hidden = false;
   el.modelUsed.textContent = `Model: ${translation.model}${translation.via ? ` via ${names(translation.via)}` : ""}`;
   el.latency.hidden = false;
@@ -144,7 +145,7 @@ function clearOutput() {
   detectedSource = "";
   el.output.textContent = "";
   el.copy.disabled = true;
-  for (const e of [el.detected, el.zeroShot, el.modelUsed, el.latency]) e.hidden = true;
+  for (const e of [el.detected, el.zeroShot, el.offTarget, el.modelUsed, el.latency]) e.hidden = true;
 }
 
 async function translate() {

@@ -89,6 +89,7 @@ def test_type_and_see_the_translation(page: Page) -> None:
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#copy")).to_be_enabled()
     expect(page.locator("#zero-shot")).to_be_hidden()  # en -> de was trained
+    expect(page.locator("#off-target")).to_be_hidden()  # trained directions are not judged
 
     # Keyboard only: auto-detect into a zero-shot direction (de -> fr), Ctrl+Enter in the text box.
     page.get_by_label("From").select_option("auto")
@@ -125,6 +126,20 @@ def test_a_busy_server_is_explained(page: Page) -> None:
     page.get_by_role("button", name="Translate").click()
     expect(page.get_by_role("alert")).to_have_text("The server is busy (overloaded). Try again in 3 s.")
     expect(page.locator("#output")).to_have_attribute("aria-busy", "false")
+
+
+def test_an_output_still_off_target_is_flagged(page: Page) -> None:
+    flagged = {"text": "Das Haus.", "source": "de", "target": "fr", "model": "tiny", "zero_shot": True}
+    flagged["off_target"] = True  # what the server says when auto found nothing in the right language
+    body = json.dumps({"translations": [flagged]})
+    page.route("**/translate", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
+    page.get_by_label("Text").fill("Das Haus.")
+    page.get_by_role("button", name="Translate").click()
+    expect(page.locator("#output")).to_have_text("Das Haus.")
+    expect(page.locator("#off-target")).to_have_text("may be in another language")
+    expect(page.locator("#zero-shot")).to_be_visible()
+    page.get_by_label("Text").fill("")  # cleared with the output
+    expect(page.locator("#off-target")).to_be_hidden()
 
 
 def test_fits_a_phone_screen(browser: Browser, server: Server) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from service.app import create_app
+from service.client import Translation
+from service.local import LocalTranslator
 from service.settings import Settings
 from tests.fakes import FakeEngine
 from tests.unit.conftest import serve_in_process
@@ -34,3 +38,17 @@ async def test_unbatched_mode_on_the_real_engine(tiny_models_dir: Path) -> None:
         assert response.status_code == 200 and len(response.json()["translations"]) == 2
         metrics = (await client.get("/metrics")).text
         assert 'xlt_batch_size_examples_count{model="tiny"} 1.0' in metrics  # one call per request
+
+
+async def test_the_local_translator_answers_with_the_clients_types(
+    tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XLT_MAX_DECODING_LENGTH", "16")
+    monkeypatch.setenv("XLT_DEVICE", "cpu")
+    monkeypatch.setenv("XLT_OFF_TARGET_MIN_CHARS", "1")  # the tiny model's outputs are short
+    async with LocalTranslator(tiny_models_dir / "tiny") as xlt:
+        [trained] = await xlt.translate("The house is small.", "de", "en")
+        [zero_shot] = await xlt.translate("Das Haus ist klein und alt, sehr alt.", "fr", "de")
+    assert isinstance(trained, Translation) and trained.alternatives == () and trained.via is None
+    assert trained.off_target is None and not trained.zero_shot  # trained directions are not judged
+    assert zero_shot.zero_shot and isinstance(zero_shot.off_target, bool)  # auto judged it

@@ -99,11 +99,13 @@ async def test_auto_takes_the_next_best_hypothesis_in_the_target_language(tmp_pa
         out = response.json()["translations"]
         assert out[0]["text"] == "fr#1:one fr#1:two fr#1:three fr#1:four fr#1:five fr#1:six" and "via" not in out[0]
         assert out[1]["text"] == "fr:short"  # too short to judge: its best hypothesis stays
+        assert out[0]["off_target"] is False and "off_target" not in out[1]  # repaired; not judged
         assert [c.targets for c in engine.calls] == [["fr", "fr"]]  # no pivot pass
         assert engine.calls[0].options.num_hypotheses == 2  # the beam's size (2 by default) bounds the 4 wanted
         metrics = (await client.get("/metrics")).text
         assert 'xlt_off_target_total{model="fake"} 1.0' in metrics
         assert 'xlt_pivot_fallbacks_total{model="fake"}' not in metrics  # never incremented
+        assert 'xlt_off_target_served_total{model="fake"}' not in metrics
 
 
 async def test_auto_retranslates_off_target_outputs_via_the_pivot(tmp_path: Path) -> None:
@@ -111,7 +113,7 @@ async def test_auto_retranslates_off_target_outputs_via_the_pivot(tmp_path: Path
     async with app_with(tmp_path, engine, detector) as client:
         response = await client.post("/translate", json=body([LONG, "short"]))
         out = response.json()["translations"]
-        assert out[0]["via"] == "en" and out[0]["text"].startswith("fr:en:one")
+        assert out[0]["via"] == "en" and out[0]["text"].startswith("fr:en:one") and out[0]["off_target"] is False
         assert "via" not in out[1] and out[1]["text"] == "fr:short"  # too short to judge
         assert detector.asked[0] == "fr:one fr:two fr:three fr:four fr:five fr:six"
         assert "fr#1:one fr#1:two fr#1:three fr#1:four fr#1:five fr#1:six" in detector.asked  # tried first
@@ -127,10 +129,12 @@ async def test_auto_keeps_the_direct_output_when_the_pivot_is_off_target_too(tmp
     async with app_with(tmp_path, engine, detector) as client:
         (out,) = (await client.post("/translate", json=body(LONG))).json()["translations"]
         assert out["text"] == "fr:one fr:two fr:three fr:four fr:five fr:six" and "via" not in out
+        assert out["off_target"] is True  # said, not hidden: nothing on target was found
         assert [c.targets for c in engine.calls] == [["fr"], ["en"], ["fr"]]  # the pivot was tried
         metrics = (await client.get("/metrics")).text
         assert 'xlt_off_target_total{model="fake"} 1.0' in metrics
         assert 'xlt_pivot_fallbacks_total{model="fake"}' not in metrics  # never incremented
+        assert 'xlt_off_target_served_total{model="fake"} 1.0' in metrics
         asked = body(LONG, options={"alternatives": 1})
         (again,) = (await client.post("/translate", json=asked)).json()["translations"]
         assert again["alternatives"] == ["fr#1:one fr#1:two fr#1:three fr#1:four fr#1:five fr#1:six"]  # not the pivot's
@@ -141,11 +145,12 @@ async def test_auto_keeps_on_target_and_trained_outputs(tmp_path: Path) -> None:
     async with app_with(tmp_path, engine, detector) as client:
         zero_shot = await client.post("/translate", json=body(LONG))
         assert "via" not in zero_shot.json()["translations"][0]
+        assert zero_shot.json()["translations"][0]["off_target"] is False
         trained = await client.post("/translate", json=body(LONG, source="en"))
-        assert "via" not in trained.json()["translations"][0]
+        assert {"via", "off_target"}.isdisjoint(trained.json()["translations"][0])
         assert len(detector.asked) == 1  # trained directions are not checked
         direct = await client.post("/translate", json=body(LONG, strategy="direct"))
-        assert "via" not in direct.json()["translations"][0] and len(detector.asked) == 1
+        assert {"via", "off_target"}.isdisjoint(direct.json()["translations"][0]) and len(detector.asked) == 1
         assert len(engine.calls) == 3
         # Only auto's zero-shot sentences ask for alternatives; the others batch as usual.
         assert [c.options.num_hypotheses for c in engine.calls] == [2, 1, 1]
