@@ -126,7 +126,7 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         "",
     ]
     for s in data_manifest.get("sources", []):
-        desc = {k: v for k, v in s.items() if k not in ("sha256",)}
+        desc = {k: v for k, v in s.items() if k not in ("sha256", "catalogs_sha256")}  # hashes stay in the manifest
         lines.append(f"- {json.dumps(desc, ensure_ascii=False)}")
     lines += ["", "| split | pairs | by origin and direction |", "|---|---|---|"]
     for name, info in data_manifest.get("splits", {}).items():

