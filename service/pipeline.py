@@ -326,7 +326,8 @@ class TranslationPipeline:
 
         Why both, in this order: the next-best hypotheses cost no extra decoding and are often the same sentence
         in the right language; the pivot costs two passes, and where its output is off-target too, the direct
-        output (better on average) stays."""
+        output (better on average) stays. Each judged text keeps the verdict in ``off_target``, so the response can
+        say when nothing on target was found rather than pass the output off as good."""
         detector = self._detector
         if detector is None:
             return
