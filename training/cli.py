@@ -57,6 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--bible-books", default="", help="comma-separated book numbers (a small slice)")
     b.add_argument("--max-catalogs", type=int, default=None)
 
+    y = data.add_parser(
+        "synthesize", help="synthetic X->Y pairs for the zero-shot directions: en->X output beside real Y text"
+    )
+    y.add_argument("--model", type=Path, required=True, help="the engine folder whose en->X directions translate")
+    y.add_argument("--corpus", type=Path, default=Path("data/corpus/train.tsv"), help="where the en->Y pairs come from")
+    y.add_argument("--out", type=Path, default=Path("data/synthetic.tsv"))
+    y.add_argument("--langs", type=_langs, default=_langs(DEFAULT_LANGS))
+    y.add_argument("--per-direction", type=int, default=2000)
+    y.add_argument("--beam-size", type=int, default=2)
+    y.add_argument("--seed", type=int, default=1)
+    y.add_argument(
+        "--identifier",
+        default="lingua",
+        choices=("lingua", "langid"),
+        help="drops synthetic sources not in their language (lingua: stricter on short strings than the service's)",
+    )
+
     train = sub.add_parser("train", help="train a tokenizer or a model").add_subparsers(dest="action", required=True)
     t = train.add_parser("tokenizer", help="one SentencePiece vocabulary with language tags")
     t.add_argument("--corpus", type=Path, default=Path("data/corpus/train.tsv"))
@@ -93,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
                 help="least word-set Jaccard of a retrieved example to its sentence",
             )
             p.add_argument("--drop-identical", action="store_true", help="leave out pairs whose target is their source")
+            p.add_argument(
+                "--synthetic",
+                type=Path,
+                default=None,
+                help="X->Y pairs from `xlt data synthesize`, trained one way; the directions stay zero-shot",
+            )
+            p.add_argument("--synthetic-share", type=float, default=0.1, help="share of draws from --synthetic")
             p.add_argument(
                 "--cooldown",
                 type=int,
@@ -153,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train" and args.action == "finetune" and args.pretrained and args.synthetic:
+        parser.error("--synthetic trains our own checkpoints only (with --init), not --pretrained ones")
     from training.data.records import DataError
 
     try:
@@ -164,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "data":
+    if args.command == "data" and args.action == "build":
         from training.data.build import build
         from training.data.records import DataError
 
@@ -186,6 +213,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps({k: v["pairs"] for k, v in manifest["splits"].items()}))  # type: ignore[index]
         if manifest["skipped"]["count"]:  # type: ignore[index]
             print(f"skipped {manifest['skipped']['count']} bad inputs (see {args.out}/manifest.json)")  # type: ignore[index]
+        return 0
+    if args.command == "data" and args.action == "synthesize":
+        from training.data.synthetic import synthesize
+        from training.evaluate import engine_translator, language_judgements
+
+        translate = engine_translator(args.model, beam_size=args.beam_size)
+
+        langs = sorted(args.langs)
+
+        def judge(text: str, lang: str) -> bool:
+            marks = language_judgements([text], lang, langs, args.identifier)
+            return marks is None or marks[0] is not True
+
+        counts = synthesize(args.corpus, args.out, translate, langs, args.per_direction, judge, args.seed)
+        print(json.dumps(counts))
         return 0
     if args.command == "train" and args.action == "tokenizer":
         from training.tokenizer import train_tokenizer
@@ -246,6 +288,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             augment=args.augment,
             example_overlap=args.example_overlap,
             drop_identical=args.drop_identical,
+            synthetic=args.synthetic,
+            synthetic_share=args.synthetic_share,
             **schedule,
             eval_every=args.eval_every,
             dev_per_direction=args.dev_per_direction,

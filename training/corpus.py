@@ -103,6 +103,18 @@ def build_examples(
     return dict(out)
 
 
+def one_way_examples(pairs: list[Pair], vocab: Vocab, first_index: int = 0) -> dict[tuple[str, str], list[Example]]:
+    """Examples read one way only, source -> target, without retrieved examples: for pairs whose source side is
+    synthetic (``training.data.synthetic``), which would teach nonsense if read backwards."""
+    src_ids, tgt_ids = vocab.encode([p.src for p in pairs]), vocab.encode([p.tgt for p in pairs])
+    index_of = {d: first_index + k for k, d in enumerate(sorted({(p.src_lang, p.tgt_lang) for p in pairs}))}
+    out: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for p, s, t in zip(pairs, src_ids, tgt_ids, strict=True):
+        d = (p.src_lang, p.tgt_lang)
+        out[d].append(Example(source_ids(s, vocab.eos), target_ids(vocab.tag(p.tgt_lang), t, vocab.eos), index_of[d]))
+    return dict(out)
+
+
 def oriented(pairs: Iterable[Pair], src: str, tgt: str) -> list[tuple[str, str]]:
     """(source, target) texts of the pairs between ``src`` and ``tgt``, turned to read ``src`` -> ``tgt``."""
     return [

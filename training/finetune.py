@@ -22,6 +22,7 @@ from training.corpus import (
     build_examples,
     directions_of,
     load_vocab,
+    one_way_examples,
     oriented,
     read_split,
     without_identical,
@@ -81,13 +82,17 @@ def finetune(
     seed: int = 1,
     lr: float = 5e-4,
     threads: int | None = None,
+    synthetic: Path | None = None,
+    synthetic_share: float = 0.1,
 ) -> dict[str, object]:
     """Fine-tune ``init`` (a pretrained checkpoint folder) or, with no ``init``, train from random weights.
 
     ``drop_identical``: leave out pairs whose target is their source (see ``corpus.without_identical``).
     ``cooldown``: the last steps before ``max_steps``, over which the learning rate falls linearly to zero.
     ``restart``: a warm restart at that step: ``warmup`` steps up to ``lr``, then inverse-sqrt decay (see
-    ``trainer._lr``)."""
+    ``trainer._lr``).
+    ``synthetic``: X->Y pairs with a synthetic source (``training.data.synthetic``), drawn ``synthetic_share`` of
+    the time; their directions stay out of ``directions.json``, so they are still served as zero-shot."""
     vocab = load_vocab(tokenizer)
     if init is not None:
         model = MarianMTModel.from_pretrained(init).float()  # a shipped checkpoint/ is float16
@@ -103,7 +108,16 @@ def finetune(
         pairs = kept
     examples = build_examples(pairs, vocab, augment=augment, seed=seed, min_overlap=example_overlap)
     log.info("fine-tuning on %s", {f"{s}-{t}": len(v) for (s, t), v in examples.items()})
-    sampler = PairSampler(examples, tokens_per_step // pairs_per_step, pairs_per_step, temperature, seed)
+    extra = one_way_examples(read_split(synthetic, langs), vocab, len(examples)) if synthetic else {}
+    if extra:
+        log.info(
+            "and %.0f%% of the time on synthetic %s",
+            100 * synthetic_share,
+            {f"{s}-{t}": len(v) for (s, t), v in extra.items()},
+        )
+    sampler = PairSampler(
+        examples, tokens_per_step // pairs_per_step, pairs_per_step, temperature, seed, dict(extra), synthetic_share
+    )
     evaluate = dev_evaluator(dev, tokenizer, langs, dev_per_direction, seed) if eval_every else None
     cfg = TrainConfig(
         out=out,
@@ -120,6 +134,7 @@ def finetune(
         cfg.threads = threads
     summary = train(model, sampler, cfg, pad=vocab.pad, evaluate=evaluate, resume=resume)
     summary["trained_directions"] = sorted(examples)
+    summary["synthetic_directions"] = sorted(extra)
     summary["init"] = arch_info
     (out / "directions.json").write_text(json.dumps(sorted(examples)) + "\n", encoding="utf-8")
     return summary

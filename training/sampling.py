@@ -21,16 +21,25 @@ class PairSampler:
         pairs_per_step: int,
         temperature: float = 5.0,
         seed: int = 0,
+        extra: dict[Hashable, list[Example]] | None = None,
+        extra_share: float = 0.0,
     ) -> None:
+        """``extra``: pairs drawn ``extra_share`` of the time, by temperature among themselves (synthetic
+        directions: many small ones, which temperature sampling over all pairs would draw most of the time)."""
         rng = random.Random(seed)
-        self.names = sorted(examples, key=str)
-        self.batches = {k: token_batches(examples[k], tokens_per_pair) for k in self.names}
-        for b in self.batches.values():
-            rng.shuffle(b)
-        sizes = [len(examples[k]) for k in self.names]
-        weights = [n ** (1.0 / temperature) for n in sizes]
-        total = sum(weights)
-        self.probs = [w / total for w in weights]
+        extra = extra or {}
+        if set(extra) & set(examples):
+            raise ValueError(f"pairs both real and extra: {sorted(set(extra) & set(examples), key=str)}")
+        groups = [(examples, 1.0 - extra_share if extra else 1.0), (extra, extra_share)]
+        self.names, self.probs = [], []
+        for group, share in groups:
+            names = sorted(group, key=str)
+            weights = [len(group[k]) ** (1.0 / temperature) for k in names]
+            self.names += names
+            self.probs += [share * w / sum(weights) for w in weights]
+        self.batches = {k: token_batches(g[k], tokens_per_pair) for g, _ in groups for k in g}
+        for name in self.names:
+            rng.shuffle(self.batches[name])
         self.pairs_per_step = pairs_per_step
         self.cursor = dict.fromkeys(self.names, 0)
 

@@ -167,3 +167,49 @@ def test_adapt_writes_a_new_engine_with_before_and_after(run: dict[str, Path], t
     assert manifest.decoding.repetition_penalty == 1.7  # the base's decoding default travels with it
     with pytest.raises(ConversionError, match="--force"):
         adapt(base, pairs, "en", "fr", out, steps=1)
+
+
+def test_synthetic_pairs_train_one_way_and_their_directions_stay_zero_shot(
+    run: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.cli import main
+    from training.data.records import read_pairs
+
+    engine, synthetic = run["root"] / "models" / "tiny-trained", run["root"] / "synthetic.tsv"
+    if not engine.exists():  # converted by test_convert_refuses_to_overwrite_then_serves when run alone
+        convert_with_parity(
+            run["root"] / "finetune" / "best", engine, name="tiny-trained", tokenizer=run["sp"], langs=list(LANGS)
+        )
+    args = ["data", "synthesize", "--model", str(engine), "--corpus", str(run["data"] / "train.tsv")]
+    args += ["--out", str(synthetic), "--langs", "en,de,fr", "--per-direction", "4", "--beam-size", "1"]
+    assert main([*args, "--identifier", "langid"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert set(counts) == {"de-fr", "fr-de"} and all(c["kept"] + c["dropped"] == 4 for c in counts.values())
+    rows = list(read_pairs(synthetic))
+    assert len(rows) == sum(c["kept"] for c in counts.values())
+    # Training reads any such file; one pair per direction, whatever the random model wrote above.
+    fixed = run["root"] / "synthetic-fixed.tsv"
+    lines = [
+        "synthetic\tbible:57\tde\tfr\tGnade sei mit euch.\tGrâce à vous.",
+        "synthetic\tbible:57\tfr\tde\tGrâce.\tGnade.",
+    ]
+    fixed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    ft = run["root"] / "finetune"
+    before = json.loads((ft / "directions.json").read_text())
+    steps = json.loads((ft / "summary.json").read_text())["steps"]
+    summary = finetune(
+        run["data"] / "train.tsv",
+        run["data"] / "dev.tsv",
+        run["sp"],
+        ft,
+        max_steps=steps + 1,
+        eval_every=0,
+        resume=True,
+        arch=TINY,
+        synthetic=fixed,
+        synthetic_share=0.5,
+    )
+    assert summary["steps"] == steps + 1
+    assert summary["synthetic_directions"] == [("de", "fr"), ("fr", "de")]
+    assert json.loads((ft / "directions.json").read_text()) == before  # still English-centric: served zero-shot

@@ -1,4 +1,5 @@
-"""``xlt train finetune``: every schedule flag reaches the trainer, with our checkpoints and with pretrained ones."""
+"""``xlt train finetune``: every schedule flag reaches the trainer, with our checkpoints and with pretrained ones;
+synthetic pairs reach ours and are refused for pretrained ones."""
 
 from __future__ import annotations
 
@@ -44,3 +45,15 @@ def test_without_lr_or_warmup_each_path_keeps_its_own_defaults(extra: list[str],
     [(_, kwargs)] = calls
     assert "lr" not in kwargs and "warmup" not in kwargs
     assert (kwargs["cooldown"], kwargs["restart"]) == (0, 0)
+
+
+def test_synthetic_pairs_reach_our_trainer_and_are_refused_for_a_pretrained_checkpoint(
+    calls: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "finetune", "--synthetic", "syn.tsv", "--synthetic-share", "0.2"]) == 0
+    [(_, kwargs)] = calls
+    assert (str(kwargs["synthetic"]), kwargs["synthetic_share"]) == ("syn.tsv", 0.2)
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "finetune", "--pretrained", "some/checkpoint", "--synthetic", "syn.tsv"])
+    assert exit_.value.code == 2 and "--synthetic trains our own checkpoints only" in capsys.readouterr().err
+    assert len(calls) == 1
