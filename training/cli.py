@@ -215,17 +215,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"skipped {manifest['skipped']['count']} bad inputs (see {args.out}/manifest.json)")  # type: ignore[index]
         return 0
     if args.command == "data" and args.action == "synthesize":
-        from training.data.synthetic import synthesize
-        from training.evaluate import engine_translator, language_judgements
+        from training.data.synthetic import identifier_judge, synthesize
+        from training.evaluate import engine_translator
 
         translate = engine_translator(args.model, beam_size=args.beam_size)
-
+        judge = identifier_judge(args.identifier, args.langs)
         langs = sorted(args.langs)
-
-        def judge(text: str, lang: str) -> bool:
-            marks = language_judgements([text], lang, langs, args.identifier)
-            return marks is None or marks[0] is not True
-
         counts = synthesize(args.corpus, args.out, translate, langs, args.per_direction, judge, args.seed)
         print(json.dumps(counts))
         return 0

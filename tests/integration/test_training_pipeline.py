@@ -213,3 +213,14 @@ def test_synthetic_pairs_train_one_way_and_their_directions_stay_zero_shot(
     assert summary["steps"] == steps + 1
     assert summary["synthetic_directions"] == [("de", "fr"), ("fr", "de")]
     assert json.loads((ft / "directions.json").read_text()) == before  # still English-centric: served zero-shot
+
+
+def test_make_model_makes_a_phase_s_synthetic_pairs_with_the_best_checkpoint(run: dict[str, Path]) -> None:
+    from training.data.records import read_pairs
+    from training.pipeline import synthesize_from_checkpoint
+
+    out = run["root"] / "phase-synthetic.tsv"
+    best, train = run["root"] / "finetune" / "best", run["data"] / "train.tsv"
+    counts = synthesize_from_checkpoint(best, run["sp"], train, out, list(LANGS), per_direction=3, identifier="langid")
+    assert set(counts) == {"de-fr", "fr-de"} and all(c["kept"] + c["dropped"] == 3 for c in counts.values())
+    assert len(list(read_pairs(out))) == sum(c["kept"] for c in counts.values())

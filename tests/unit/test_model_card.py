@@ -58,3 +58,23 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     assert "by word overlap" in card and "as the service's translation memory retrieves them" in card
     assert "- Steps 0-100: a data bug.\n- Steps 100-200: fixed.\n" in card
     assert "repetition penalty 1.2, chosen on the dev split" in card and "1.0: 20.0, 1.2: 21.5" in card
+
+
+def test_card_names_the_sources_of_the_wider_corpus_that_later_phases_trained_on(tmp_path: Path) -> None:
+    model, data, wider = tmp_path / "m", tmp_path / "data", tmp_path / "wider"
+    for folder in (model, data, wider):
+        folder.mkdir()
+    Manifest(name="m", languages=["en", "de"], trained_directions=[["en", "de"]]).save(model)
+    django = {"name": "gettext", "package": "pypi:django", "version": "5.2"}
+    (data / "manifest.json").write_text(json.dumps({"sources": [django], "splits": {}}))
+    wheel = {"name": "gettext", "package": "pypi:weblate", "version": "5.14", "sha256": "ab" * 32, "catalogs": 4}
+    split = {"train": {"pairs": 1234, "by_origin_direction": {}}}
+    (wider / "manifest.json").write_text(json.dumps({"sources": [django, wheel], "splits": split}))
+
+    card = model_card.write(model, tmp_path / "work", data, wider).read_text(encoding="utf-8")
+    plain = model_card.write(model, tmp_path / "work", data).read_text(encoding="utf-8")
+
+    extra = card.split("trained on a wider corpus (1234 train pairs)")[1]
+    assert '"pypi:weblate"' in extra and '"catalogs": 4' in extra and "abab" not in card
+    assert '"pypi:django"' not in extra  # listed once, among the corpus's own sources
+    assert "wider corpus" not in plain

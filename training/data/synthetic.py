@@ -26,6 +26,19 @@ Translate = Callable[[list[str], str, str], list[str]]
 Judge = Callable[[str, str], bool]  # (text, language) -> is it in that language
 
 
+def identifier_judge(identifier: str, langs: Sequence[str]) -> Judge:
+    """A language identifier of ``training.evaluate`` as a judge; texts it cannot judge pass."""
+    from training.evaluate import language_judgements  # the evaluation's identifiers, loaded on first use
+
+    ordered = sorted(langs)
+
+    def judge(text: str, lang: str) -> bool:
+        marks = language_judgements([text], lang, ordered, identifier)
+        return marks is None or marks[0] is not True
+
+    return judge
+
+
 def sample_english_sides(
     train: Path, langs: Sequence[str], per_direction: int, seed: int = 1
 ) -> dict[tuple[str, str], list[Pair]]:
