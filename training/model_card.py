@@ -101,10 +101,7 @@ def _wider_corpus(data_manifest: dict[str, Any], wider: Path | None) -> list[str
     if not more:
         return []
     known = {(s.get("package"), s.get("version")) for s in data_manifest.get("sources", [])}
-    added = {
-        **more,
-        "sources": [s for s in more.get("sources", []) if (s.get("package"), s.get("version")) not in known],
-    }
+    added = [s for s in more.get("sources", []) if (s.get("package"), s.get("version")) not in known]
     train = more.get("splits", {}).get("train", {}).get("pairs", "?")
     return [
         "",
@@ -112,7 +109,7 @@ def _wider_corpus(data_manifest: dict[str, Any], wider: Path | None) -> list[str
         "the pinned PyPI applications of `training/data/wheels.txt` and the machine's catalogs when it was built.",
         "Its sources beyond the ones above:",
         "",
-        *_sources(added),
+        *_sources({"sources": added}),
     ]
 
 
