@@ -35,8 +35,9 @@ class PairSampler:
         for group, share in groups:
             names = sorted(group, key=str)
             weights = [len(group[k]) ** (1.0 / temperature) for k in names]
+            total = sum(weights)
             self.names += names
-            self.probs += [share * w / sum(weights) for w in weights]
+            self.probs += [share * w / total for w in weights]
         self.batches = {k: token_batches(g[k], tokens_per_pair) for g, _ in groups for k in g}
         for name in self.names:
             rng.shuffle(self.batches[name])
