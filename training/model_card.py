@@ -90,7 +90,8 @@ def _history(path: Path) -> list[str]:
 def _sources(sources: list[dict[str, Any]]) -> list[str]:
     lines = []
     for s in sources:
-        desc = {k: v for k, v in s.items() if k not in ("sha256", "catalogs_sha256")}  # hashes stay in the manifest
+        # Hashes and the Debian package list (hundreds of entries) stay in the manifest; the card names the source.
+        desc = {k: v for k, v in s.items() if k not in ("sha256", "catalogs_sha256", "debian_packages")}
         lines.append(f"- {json.dumps(desc, ensure_ascii=False)}")
     return lines
 

@@ -66,7 +66,8 @@ def test_card_names_the_sources_of_the_wider_corpus_that_later_phases_trained_on
         folder.mkdir()
     Manifest(name="m", languages=["en", "de"], trained_directions=[["en", "de"]]).save(model)
     django = {"name": "gettext", "package": "pypi:django", "version": "5.2"}
-    (data / "manifest.json").write_text(json.dumps({"sources": [django], "splits": {}}))
+    debian = {"name": "gettext", "package": "debian:/usr/share/locale", "debian_packages": ["apt=2.6.1"]}
+    (data / "manifest.json").write_text(json.dumps({"sources": [django, debian], "splits": {}}))
     wheel = {"name": "gettext", "package": "pypi:weblate", "version": "5.14", "sha256": "ab" * 32, "catalogs": 4}
     split = {"train": {"pairs": 1234, "by_origin_direction": {}}}
     (wider / "manifest.json").write_text(json.dumps({"sources": [django, wheel], "splits": split}))
@@ -76,5 +77,6 @@ def test_card_names_the_sources_of_the_wider_corpus_that_later_phases_trained_on
 
     extra = card.split("trained on a wider corpus (1234 train pairs)")[1]
     assert '"pypi:weblate"' in extra and '"catalogs": 4' in extra and "abab" not in card
+    assert '"debian:/usr/share/locale"' in card and "apt=2.6.1" not in card  # the package list stays in the manifest
     assert '"pypi:django"' not in extra  # listed once, among the corpus's own sources
     assert "wider corpus" not in plain
