@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from training.pipeline import FINETUNE_PHASES, FINETUNE_STEPS, WHEELS, finetune_phases
+from training.pipeline import FINETUNE_PHASES, FINETUNE_STEPS, WHEELS, finetune_phases, synthetic_set_name
 
 
 def test_a_fresh_run_goes_through_every_phase_to_the_shipped_length() -> None:
@@ -39,3 +39,11 @@ def test_the_wheels_a_phase_reads_are_pinned_by_version_and_hash() -> None:
     assert lines
     for line in lines:
         assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^ ]* --hash=sha256:[0-9a-f]{64}", line), line
+
+
+def test_each_round_of_synthetic_pairs_has_its_own_file() -> None:
+    """A later round is made by a later checkpoint; reusing an earlier round's file would skip making it."""
+    rounds = sorted({p.synthetic_round for p in FINETUNE_PHASES if p.synthetic})
+    names = [synthetic_set_name(r) for r in rounds]
+    assert names[0] == "synthetic.tsv"  # the name the first round had before there were rounds
+    assert len(set(names)) == len(rounds) > 1
