@@ -19,6 +19,17 @@ def _langs(value: str) -> set[str]:
     return {v.strip() for v in value.split(",") if v.strip()}
 
 
+def _weights(value: str) -> dict[str, float]:
+    """``gettext=3,bible=1``: the origins a synthetic round draws its English sides from, and how often."""
+    try:
+        weights = {k.strip(): float(v) for k, v in (item.split("=") for item in value.split(",") if item.strip())}
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected ORIGIN=WEIGHT,..., e.g. gettext=3,bible=1") from e
+    if not weights or any(w < 0 for w in weights.values()) or not any(weights.values()):
+        raise argparse.ArgumentTypeError(f"{value!r}: weights must be >= 0 and one of them > 0")
+    return weights
+
+
 def _extra(value: str) -> tuple[Path, str, str]:
     try:
         path, src, tgt = value.rsplit(":", 2)
@@ -67,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--per-direction", type=int, default=2000)
     y.add_argument("--beam-size", type=int, default=2)
     y.add_argument("--seed", type=int, default=1)
+    y.add_argument(
+        "--origin-weights",
+        type=_weights,
+        default=None,
+        help="draw the English sides by origin in these proportions, e.g. gettext=3,bible=1 (default: evenly)",
+    )
     y.add_argument(
         "--identifier",
         default="lingua",
@@ -221,7 +238,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         translate = engine_translator(args.model, beam_size=args.beam_size)
         judge = identifier_judge(args.identifier, args.langs)
         langs = sorted(args.langs)
-        counts = synthesize(args.corpus, args.out, translate, langs, args.per_direction, judge, args.seed)
+        counts = synthesize(
+            args.corpus, args.out, translate, langs, args.per_direction, judge, args.seed, args.origin_weights
+        )
         print(json.dumps(counts))
         return 0
     if args.command == "train" and args.action == "tokenizer":

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -47,6 +48,7 @@ class Phase(NamedTuple):
     synthetic: float = 0.0  # share of draws from synthetic X->Y pairs
     synthetic_round: int = 1  # which set: each is made once, by the best checkpoint, when its first phase starts
     synthetic_per_direction: int = SYNTHETIC_PER_DIRECTION
+    synthetic_weights: tuple[tuple[str, float], ...] = ()  # (origin, weight) of the round's English sides; () evenly
 
 
 # The shipped model's fine-tuning: steps, not minutes, so that a rerun on another machine does the same work. It trained
@@ -105,6 +107,7 @@ def synthesize_from_checkpoint(
     langs: list[str],
     per_direction: int = SYNTHETIC_PER_DIRECTION,
     identifier: str = "lingua",
+    weights: Mapping[str, float] | None = None,
 ) -> dict[str, dict[str, int]]:
     """A phase's synthetic X->Y pairs (``training.data.synthetic``), made by ``checkpoint`` (the best one when the
     phase starts, so that a rerun makes the same ones), converted to a throwaway int8 engine, at beam 2."""
@@ -112,7 +115,8 @@ def synthesize_from_checkpoint(
         engine = Path(tmp) / "engine"
         convert_with_parity(checkpoint, engine, name="synthesizer", tokenizer=tokenizer, langs=langs)
         translate = engine_translator(engine, beam_size=2)
-        return synthesize(train, out, translate, sorted(langs), per_direction, identifier_judge(identifier, langs))
+        judge = identifier_judge(identifier, langs)
+        return synthesize(train, out, translate, sorted(langs), per_direction, judge, weights=weights)
 
 
 def synthetic_set_name(round_: int) -> str:
@@ -170,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         if synthetic is not None and not synthetic.exists():
             best = args.work / "finetune" / "best"
             synthesize_from_checkpoint(
-                best, sp, train, synthetic, list(DEFAULT_LANGS), per_direction=phase.synthetic_per_direction
+                best,
+                sp,
+                train,
+                synthetic,
+                list(DEFAULT_LANGS),
+                per_direction=phase.synthetic_per_direction,
+                weights=dict(phase.synthetic_weights) or None,
             )
         finetune(
             train,

@@ -216,11 +216,17 @@ def test_synthetic_pairs_train_one_way_and_their_directions_stay_zero_shot(
 
 
 def test_make_model_makes_a_phase_s_synthetic_pairs_with_the_best_checkpoint(run: dict[str, Path]) -> None:
-    from training.data.records import read_pairs
+    from training.data.records import read_pairs, write_pairs
     from training.pipeline import synthesize_from_checkpoint
 
-    out = run["root"] / "phase-synthetic.tsv"
-    best, train = run["root"] / "finetune" / "best", run["data"] / "train.tsv"
-    counts = synthesize_from_checkpoint(best, run["sp"], train, out, list(LANGS), per_direction=3, identifier="langid")
+    out, train = run["root"] / "phase-synthetic.tsv", run["root"] / "train-and-catalogs.tsv"
+    # The slice's one catalog domain fell in dev; beside the verses, it lets the test see the weights pick an origin.
+    write_pairs(train, [*read_pairs(run["data"] / "train.tsv"), *read_pairs(run["data"] / "dev.tsv")])
+    best = run["root"] / "finetune" / "best"
+    counts = synthesize_from_checkpoint(
+        best, run["sp"], train, out, list(LANGS), per_direction=3, identifier="langid", weights={"gettext": 1.0}
+    )
     assert set(counts) == {"de-fr", "fr-de"} and all(c["kept"] + c["dropped"] == 3 for c in counts.values())
-    assert len(list(read_pairs(out))) == sum(c["kept"] for c in counts.values())
+    rows = list(read_pairs(out))
+    assert len(rows) == sum(c["kept"] for c in counts.values())
+    assert all(r.group.startswith("gettext:") for r in rows)  # a phase's weights reach the draw

@@ -44,6 +44,26 @@ def test_only_zero_shot_directions_are_drawn_evenly_across_origins(tmp_path: Pat
         assert all(p.src != p.tgt for p in pairs)
 
 
+def test_origin_weights_set_each_origin_s_share_and_leave_out_unnamed_origins(tmp_path: Path) -> None:
+    train = _corpus(tmp_path / "train.tsv")
+    for weights, origins in (({"gettext": 3.0, "bible": 1.0}, ["bible", "gettext", "gettext", "gettext"]),
+                             ({"gettext": 1.0}, ["gettext"] * 4)):  # fmt: skip
+        chosen = sample_english_sides(train, LANGS, per_direction=4, weights=weights)
+        assert all(sorted(p.origin for p in pairs) == origins for pairs in chosen.values())
+
+
+@pytest.mark.parametrize("bad", ["gettext", "gettext=x", "gettext=-1", "gettext=0,bible=0"])
+def test_the_cli_refuses_bad_origin_weights(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["data", "synthesize", "--model", "m", "--origin-weights", "gettext=3, bible=1"]
+                             ).origin_weights == {"gettext": 3.0, "bible": 1.0}  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["data", "synthesize", "--model", "m", "--origin-weights", bad])
+    assert exit_.value.code == 2 and "--origin-weights" in capsys.readouterr().err
+
+
 def test_synthetic_pairs_keep_the_real_target_and_drop_bad_sources(tmp_path: Path) -> None:
     train, out = _corpus(tmp_path / "train.tsv"), tmp_path / "synthetic.tsv"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from training.data.records import Pair, read_pairs, write_pairs
@@ -40,10 +40,12 @@ def identifier_judge(identifier: str, langs: Sequence[str]) -> Judge:
 
 
 def sample_english_sides(
-    train: Path, langs: Sequence[str], per_direction: int, seed: int = 1
+    train: Path, langs: Sequence[str], per_direction: int, seed: int = 1, weights: Mapping[str, float] | None = None
 ) -> dict[tuple[str, str], list[Pair]]:
-    """For every zero-shot X->Y among ``langs``, up to ``per_direction`` en->Y training pairs, drawn evenly across
-    origins (Bible verses and catalog strings teach different registers) and apart for each X."""
+    """For every zero-shot X->Y among ``langs``, up to ``per_direction`` en->Y training pairs, drawn apart for each X
+    and across origins (Bible verses and catalog strings teach different registers): evenly, or in proportion to
+    ``weights`` (origin -> weight; an origin left out is not drawn), so that a round can dwell on the origin whose
+    zero-shot output still drifts off-target."""
     by_target: dict[str, dict[str, list[Pair]]] = defaultdict(lambda: defaultdict(list))
     for p in read_pairs(train):
         if p.src_lang == "en" and p.tgt_lang in langs and p.origin != SYNTHETIC and p.src.strip() != p.tgt.strip():
@@ -55,9 +57,11 @@ def sample_english_sides(
         for x in sorted(langs):
             if x in ("en", y):
                 continue
+            share = {o: 1.0 if weights is None else weights.get(o, 0.0) for o in sorted(origins)}
             picked: list[Pair] = []
-            for i, origin in enumerate(sorted(origins)):
-                want = (per_direction - len(picked)) // (len(origins) - i)
+            for i, origin in enumerate(share):
+                rest = sum(list(share.values())[i:])
+                want = int((per_direction - len(picked)) * share[origin] / rest) if rest else 0
                 picked += rng.sample(origins[origin], min(want, len(origins[origin])))
             chosen[(x, y)] = picked
     return chosen
@@ -71,12 +75,13 @@ def synthesize(
     per_direction: int,
     judge: Judge | None = None,
     seed: int = 1,
+    weights: Mapping[str, float] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Write the synthetic pairs to ``out`` (the corpus's TSV format); per direction, how many were kept and how
     many dropped because their source was judged not to be in X."""
     counts: dict[str, dict[str, int]] = {}
     rows: list[Pair] = []
-    for (x, y), pairs in sample_english_sides(train, langs, per_direction, seed).items():
+    for (x, y), pairs in sample_english_sides(train, langs, per_direction, seed, weights).items():
         sources = translate([p.src for p in pairs], "en", x) if pairs else []
         kept = dropped = 0
         for p, source in zip(pairs, sources, strict=True):
