@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def _weights(value: str) -> dict[str, float]:
         weights = {k.strip(): float(v) for k, v in (item.split("=") for item in value.split(",") if item.strip())}
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"{value!r}: expected ORIGIN=WEIGHT,..., e.g. gettext=3,bible=1") from e
-    if not weights or any(w < 0 for w in weights.values()) or not any(weights.values()):
+    if not weights or not all(0 <= w < math.inf for w in weights.values()) or not any(weights.values()):
         raise argparse.ArgumentTypeError(f"{value!r}: weights must be >= 0 and one of them > 0")
     return weights
 

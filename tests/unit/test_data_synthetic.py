@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from training.data.records import Pair, read_pairs, write_pairs
+from training.data.records import DataError, Pair, read_pairs, write_pairs
 from training.data.synthetic import SYNTHETIC, sample_english_sides, synthesize
 
 pytest.importorskip("torch")  # the sampler's examples and batches are tensors' inputs
@@ -50,9 +50,11 @@ def test_origin_weights_set_each_origin_s_share_and_leave_out_unnamed_origins(tm
                              ({"gettext": 1.0}, ["gettext"] * 4)):  # fmt: skip
         chosen = sample_english_sides(train, LANGS, per_direction=4, weights=weights)
         assert all(sorted(p.origin for p in pairs) == origins for pairs in chosen.values())
+    with pytest.raises(DataError, match="no en->X pairs of origin gettxt"):  # misspelt: it would draw no catalog string
+        sample_english_sides(train, LANGS, per_direction=4, weights={"gettxt": 3.0, "bible": 1.0})
 
 
-@pytest.mark.parametrize("bad", ["gettext", "gettext=x", "gettext=-1", "gettext=0,bible=0"])
+@pytest.mark.parametrize("bad", ["gettext", "gettext=x", "gettext=-1", "gettext=nan", "gettext=0,bible=0", "a=1=2"])
 def test_the_cli_refuses_bad_origin_weights(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     from training.cli import build_parser
 

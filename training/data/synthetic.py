@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from training.data.records import Pair, read_pairs, write_pairs
+from training.data.records import DataError, Pair, read_pairs, write_pairs
 
 SYNTHETIC = "synthetic"  # the origin column of these rows; the real origin and domain go into the group column
 MIN_JUDGED_CHARS = 20
@@ -50,6 +50,9 @@ def sample_english_sides(
     for p in read_pairs(train):
         if p.src_lang == "en" and p.tgt_lang in langs and p.origin != SYNTHETIC and p.src.strip() != p.tgt.strip():
             by_target[p.tgt_lang][p.origin].append(p)
+    found = {origin for origins in by_target.values() for origin in origins}
+    if weights is not None and (unknown := sorted(set(weights) - found)):  # a misspelt origin would draw nothing
+        raise DataError(f"{train}: no en->X pairs of origin {', '.join(unknown)} (it has: {', '.join(sorted(found))})")
     rng = random.Random(seed)
     chosen: dict[tuple[str, str], list[Pair]] = {}
     for y in sorted(by_target):
