@@ -57,14 +57,14 @@ def sample_english_sides(
     chosen: dict[tuple[str, str], list[Pair]] = {}
     for y in sorted(by_target):
         origins = by_target[y]
+        share = {o: 1.0 if weights is None else weights.get(o, 0.0) for o in sorted(origins)}
+        rests = [sum(list(share.values())[i:]) for i in range(len(share))]  # the weight of this origin and those after
         for x in sorted(langs):
             if x in ("en", y):
                 continue
-            share = {o: 1.0 if weights is None else weights.get(o, 0.0) for o in sorted(origins)}
             picked: list[Pair] = []
-            for i, origin in enumerate(share):
-                rest = sum(list(share.values())[i:])
-                want = int((per_direction - len(picked)) * share[origin] / rest) if rest else 0
+            for (origin, weight), rest in zip(share.items(), rests, strict=True):
+                want = int((per_direction - len(picked)) * weight / rest) if rest else 0
                 picked += rng.sample(origins[origin], min(want, len(origins[origin])))
             chosen[(x, y)] = picked
     return chosen
