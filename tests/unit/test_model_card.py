@@ -20,6 +20,10 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     zero |= {f"{k}_lingua": v for k, v in (("reference_off_target", 0.02), ("direct_off_target", 0.4))}
     zero |= {"pivot_off_target_lingua": 0.35, "auto_off_target_lingua": 0.3}
     (model / "zeroshot.json").write_text(json.dumps([zero]))
+    trained = {"origin": "bible", "zero_shot": False, "n": 10, "bleu": 2.0, "chrf": 20.0}
+    into = {**trained, "direction": "en-de", "off_target": 0.2, "off_target_lingua": 0.45}
+    out_of = {**trained, "direction": "de-en", "off_target": 0.9, "off_target_lingua": 0.9}  # not into X
+    (model / "metrics.json").write_text(json.dumps([into, out_of]))
     adapted = {"domain": "mime", "train_pairs": 240, "steps": 60, "heldout": 60, "before_chrf": 20.0,
                "after_chrf": 41.5, "command": "xlt train adapt ..."}  # fmt: skip
     (model / "adapt.json").write_text(json.dumps(adapted))
@@ -48,8 +52,9 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     assert "| bible | de-fr | 10 | 12.0 | 10.0 | 13.0 | 1.20 |" in card
     assert "auto 5.0% (goal <= 5%)" in card and "| 15.0% | 20.0% |" in card  # alternatives, fallbacks
     assert "By lingua: direct 40.0%, pivot 35.0%, auto 30.0% (references 2.0%)." in card
-    assert "| bible | langid | 10.0% | 30.0% | 10.0% | 5.0% | 25.0% | 4.0% |" in card  # beside the identifier's floor
-    assert "| bible | lingua | 2.0% | 40.0% | 35.0% | 30.0% | - | - |" in card
+    # Beside the identifier's floor and its rate on the trained en->X directions of the same set.
+    assert "| bible | langid | 10.0% | 30.0% | 10.0% | 5.0% | 25.0% | 4.0% | 20.0% |" in card
+    assert "| bible | lingua | 2.0% | 40.0% | 35.0% | 30.0% | - | - | 45.0% |" in card
     assert "| all | langid | 10.0% | 30.0% |" in card
     assert "20.0 -> **41.5**" in card
     assert "| **mean** | 7.6 | 8.0 |" in card
