@@ -109,6 +109,8 @@ def adapt(
         )
     # The new engine decodes as its base does (the base's defaults were chosen on a broader dev set than these pairs).
     adapted = Manifest.load(out).model_copy(update={"decoding": manifest.decoding})
+    if manifest.decoding.suppressed_tokens is not None:
+        shutil.copyfile(model_dir / manifest.decoding.suppressed_tokens, out / manifest.decoding.suppressed_tokens)
     adapted.save(out)
     after = score(out)
     adapted = adapted.model_copy(

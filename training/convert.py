@@ -142,6 +142,13 @@ def validate_engine_folder(folder: Path) -> Manifest:
             raise ConversionError(f"{folder}: target-language token {token} is not in the engine vocabulary")
     if manifest.tokenizer.eos_token not in vocab:
         raise ConversionError(f"{folder}: {manifest.tokenizer.eos_token} is not in the engine vocabulary")
+    if (suppressed := manifest.decoding.suppressed_tokens) is not None:
+        if not (folder / suppressed).is_file():
+            raise ConversionError(f"{folder}: decoding.suppressed_tokens file {suppressed} is missing")
+        held = json.loads((folder / suppressed).read_text(encoding="utf-8"))["tokens"]
+        unknown = sorted({t for pieces in held.values() for t in pieces} - vocab)
+        if unknown:
+            raise ConversionError(f"{folder}: {suppressed} holds back pieces the engine lacks: {unknown[:5]}")
     return manifest
 
 

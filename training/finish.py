@@ -18,7 +18,7 @@ from training.data.build import DEFAULT_LANGS
 from training.evaluate import evaluate_engine
 from training.evaluate_fewshot import evaluate_fewshot
 from training.evaluate_zeroshot import evaluate_zeroshot
-from training.tune_decoding import tune_repetition_penalty
+from training.tune_decoding import tune_repetition_penalty, tune_suppressed_tokens
 
 
 def finish(
@@ -41,6 +41,7 @@ def finish(
         (out / "ablation.json").write_text(json.dumps(compared, indent=1) + "\n", encoding="utf-8")
     # Decoding defaults are chosen on dev before any test figure is taken, so every figure below uses them.
     tune_repetition_penalty(out, data / "dev.tsv", out=out / "decoding.json")
+    tune_suppressed_tokens(out, data / "dev.tsv", (wider or data) / "train.tsv", out=out / "decoding.json")
     curve = work / "finetune" / "training_curve.png"
     if curve.exists():
         shutil.copyfile(curve, out / "training_curve.png")

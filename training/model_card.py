@@ -322,4 +322,16 @@ def _decoding_line(manifest: Manifest, tuned: dict[str, Any] | None) -> str:
             f", chosen on the dev split (mean chrF over {tuned['sets']} sets of up to {tuned['per_set']} sentences,"
             f" beam {tuned['beam_size']}; {tried}); every figure below is decoded with it"
         )
+    held = (tuned or {}).get("suppressed_tokens")
+    if held:
+        tried = ", ".join(f"{r}: {c}" for r, c in held["dev_chrf"].items())
+        if held["ratio"] is None:
+            line += f". No pieces are held back: none of the ratios tried beat that on dev ({tried})"
+        else:
+            sizes = ", ".join(f"{lang} {n}" for lang, n in held["per_language"].items())
+            line += (
+                f". Pieces at least {held['ratio']:g} times rarer in the target language's training text than in"
+                f" the others' are held back when decoding into it ({sizes} pieces; `decoding.suppressed_tokens`),"
+                f" a ratio chosen on the same dev sets ({tried})"
+            )
     return line

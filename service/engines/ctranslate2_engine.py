@@ -2,12 +2,14 @@
 
 Why these call details: CTranslate2 does not add ``</s>`` for Marian-converted engines (we append it), its
 Python defaults (beam 2, 256 tokens, 1024 input tokens) are overridden explicitly, the target language goes in
-as a per-example ``target_prefix`` so one batch may mix target languages, and ``batch_type="tokens"`` makes
-the engine honour the same token budget as the batcher.
+as a per-example ``target_prefix`` so one batch may mix target languages (one CTranslate2 call per target
+language only where the model holds pieces back per language), and ``batch_type="tokens"`` makes the engine
+honour the same token budget as the batcher.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,19 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
     return device
+
+
+def _suppressed_tokens(folder: Path, manifest: Manifest) -> dict[str, list[list[str]]]:
+    """Per target language, the pieces the manifest's ``decoding.suppressed_tokens`` file holds back, as the
+    one-token sequences CTranslate2's ``suppress_sequences`` takes."""
+    name = manifest.decoding.suppressed_tokens
+    if name is None:
+        return {}
+    try:
+        tokens = json.loads((folder / name).read_text(encoding="utf-8"))["tokens"]
+        return {str(lang): [[str(t)] for t in pieces] for lang, pieces in tokens.items() if pieces}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{folder / name} (decoding.suppressed_tokens) is missing or malformed: {exc}") from exc
 
 
 class CTranslate2Engine:
@@ -63,6 +78,7 @@ class CTranslate2Engine:
             fs = manifest.few_shot
             control.update((fs.example_token, fs.target_token, fs.source_token))
         self._control = frozenset(control)
+        self._suppressed = _suppressed_tokens(folder, manifest)
         # compute_type "default" keeps the folder's quantization (int8 runs as int8_float32 on CPU).
         self._translator = ctranslate2.Translator(
             str(folder),
@@ -116,18 +132,33 @@ class CTranslate2Engine:
         penalty = options.repetition_penalty
         if penalty is None:
             penalty = self._manifest.decoding.repetition_penalty
-        results = self._translator.translate_batch(
-            list(sources),
-            target_prefix=prefixes,
-            max_batch_size=max_batch_tokens,
-            batch_type="tokens",
-            beam_size=options.beam_size,
-            num_hypotheses=max(1, min(options.num_hypotheses, options.beam_size)),
-            max_decoding_length=max_decoding_length,
-            max_input_length=self._max_input_length,
-            return_scores=options.return_scores,
-            repetition_penalty=penalty,
-        )
+
+        def run(rows: list[int], suppressed: list[list[str]] | None) -> list[ctranslate2.TranslationResult]:
+            return self._translator.translate_batch(  # type: ignore[no-any-return]
+                [sources[i] for i in rows],
+                target_prefix=None if prefixes is None else [prefixes[i] for i in rows],
+                max_batch_size=max_batch_tokens,
+                batch_type="tokens",
+                beam_size=options.beam_size,
+                num_hypotheses=max(1, min(options.num_hypotheses, options.beam_size)),
+                max_decoding_length=max_decoding_length,
+                max_input_length=self._max_input_length,
+                return_scores=options.return_scores,
+                repetition_penalty=penalty,
+                suppress_sequences=suppressed,
+            )
+
+        if not self._suppressed:
+            results = run(list(range(len(sources))), None)
+        else:
+            # Suppression applies to a whole CTranslate2 call, so each target language gets its own call.
+            by_target: dict[str, list[int]] = {}
+            for i, target in enumerate(targets):
+                by_target.setdefault(target, []).append(i)
+            by_row: dict[int, ctranslate2.TranslationResult] = {}
+            for target, rows in by_target.items():
+                by_row.update(zip(rows, run(rows, self._suppressed.get(target)), strict=True))
+            results = [by_row[i] for i in range(len(sources))]
         out: list[Hypothesis] = []
         for i, result in enumerate(results):
             found = []

@@ -62,11 +62,16 @@ class Decoding(BaseModel):
     Why: a small model degenerates into loops ("se-se-se", "--s, --s") that cost it chrF, placeholders and the
     target language; a repetition penalty (CTranslate2's, CTRL-style) chosen on the dev split fixes much of that
     without touching the weights. 1.0 is no penalty, the default for any engine that does not say otherwise.
+    Both are chosen on dev by ``training.tune_decoding``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     repetition_penalty: float = Field(default=1.0, ge=1.0, le=3.0)
+    # A JSON file in the model folder, ``{"tokens": {lang: [piece, ...]}}``: pieces the decoder may not produce
+    # when it translates into ``lang`` (they are rare in that language's training text and common in the others'),
+    # which keeps a small model from drifting into another language. None: no piece is held back.
+    suppressed_tokens: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.json$")
 
 
 class TokenizerSpec(BaseModel):

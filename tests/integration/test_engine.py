@@ -117,3 +117,33 @@ def test_the_servers_loader_starts_engine_threads_at_lower_priority(tiny_models_
         assert hyp.tokens
     finally:
         engine.close()
+
+
+def test_held_back_pieces_never_come_out_for_their_target_only(tiny_models_dir: Path, tmp_path: Path) -> None:
+    """``decoding.suppressed_tokens``: the pieces held back for German stay out of German output, while French in
+    the same batch decodes exactly as without them; a missing or path-like file name is refused."""
+    import json
+    import shutil
+
+    from pydantic import ValidationError
+
+    from service.engines.manifest import Decoding
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(tiny_models_dir / "tiny", folder)
+    plain = CTranslate2Engine(folder, Manifest.load(folder), intra_threads=1)
+    sources = [plain.tokenize("The house is small."), plain.tokenize("We see a dog.")]
+    options = DecodeOptions(beam_size=2, max_length=8)
+    before = plain.translate_batch(sources, ["de", "fr"], options, 1600)
+    held = sorted(set(before[0].tokens))
+    (folder / "held.json").write_text(json.dumps({"tokens": {"de": held, "it": []}}), encoding="utf-8")
+    manifest = Manifest.load(folder)
+    manifest = manifest.model_copy(update={"decoding": Decoding(suppressed_tokens="held.json")})
+    masked = CTranslate2Engine(folder, manifest, intra_threads=1)
+    after = masked.translate_batch(sources, ["de", "fr"], options, 1600)
+    assert after[0].tokens and not set(after[0].tokens) & set(held)
+    assert after[1].tokens == before[1].tokens
+    with pytest.raises(ValueError, match="suppressed_tokens"):
+        CTranslate2Engine(folder, manifest.model_copy(update={"decoding": Decoding(suppressed_tokens="gone.json")}))
+    with pytest.raises(ValidationError):
+        Decoding(suppressed_tokens="../held.json")

@@ -40,6 +40,10 @@ def _catalogs(root: Path) -> Path:
     return root
 
 
+def _vocab(engine: Path) -> set[str]:
+    return set(json.loads((engine / "shared_vocabulary.json").read_text()))
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("pipeline")
@@ -148,6 +152,35 @@ def test_decoding_default_is_chosen_on_dev(run: dict[str, Path]) -> None:
     assert json.loads(report.read_text()) == summary
 
 
+def test_held_back_pieces_are_chosen_on_dev_with_none_among_the_choices(run: dict[str, Path]) -> None:
+    from training import rare_tokens
+    from training.convert import validate_engine_folder
+    from training.tune_decoding import tune_suppressed_tokens
+
+    out = run["root"] / "models" / "tiny-trained"
+    report = run["root"] / "decoding-held.json"
+    report.write_text(json.dumps({"repetition_penalty": 1.0}))
+    summary = tune_suppressed_tokens(
+        out, run["data"] / "dev.tsv", run["data"] / "train.tsv", ratios=(3.0, 1.5), max_per_set=3, beam_size=1,
+        out=report,
+    )  # fmt: skip
+    scores = summary["dev_chrf"]
+    assert isinstance(scores, dict) and set(scores) == {"none", "3", "1.5"}
+    best = max(scores.values())
+    expected = None if scores["none"] == best else next(float(r) for r in ("3", "1.5") if scores[r] == best)
+    assert summary["ratio"] == expected
+    held = out / rare_tokens.FILE
+    assert Manifest.load(out).decoding.suppressed_tokens == (None if expected is None else held.name)
+    assert held.is_file() == (expected is not None)
+    assert json.loads(report.read_text()) == {"repetition_penalty": 1.0, "suppressed_tokens": summary}
+    validate_engine_folder(out)
+    # The pieces held back at a ratio: rare in the language's own text, in the engine's vocabulary.
+    counts = rare_tokens.token_counts(run["data"] / "train.tsv", run["sp"])
+    vocabulary = set(json.loads((out / "shared_vocabulary.json").read_text()))
+    pieces = rare_tokens.rare_tokens(counts, 1.5, vocabulary, ["de"])["de"]
+    assert pieces and all(counts["de"][p] < counts["en"][p] + counts["fr"][p] for p in pieces)
+
+
 def test_adapt_writes_a_new_engine_with_before_and_after(run: dict[str, Path], tmp_path: Path) -> None:
     from training.adapt import adapt
 
@@ -157,14 +190,17 @@ def test_adapt_writes_a_new_engine_with_before_and_after(run: dict[str, Path], t
     pairs.write_text("".join(f"Open file {i}\tOuvrir le fichier {i}\n" for i in range(12)), encoding="utf-8")
     out = run["root"] / "models" / "tiny-adapted"
     base_manifest = Manifest.load(base)
-    base_manifest.model_copy(update={"decoding": Decoding(repetition_penalty=1.7)}).save(base)
+    (base / "held.json").write_text(json.dumps({"tokens": {"fr": [max(_vocab(base))]}}))
+    held = Decoding(repetition_penalty=1.7, suppressed_tokens="held.json")
+    base_manifest.model_copy(update={"decoding": held}).save(base)
     result = adapt(base, pairs, "en", "fr", out, steps=2)
     assert result["heldout"] == 2 and result["train_pairs"] == 10
     manifest = Manifest.load(out)
     assert manifest.metrics["adapt_chrf"]["direction"] == "en-fr"
     assert manifest.training["adapted_from"] == "tiny-trained"
     assert manifest.few_shot == Manifest.load(base).few_shot
-    assert manifest.decoding.repetition_penalty == 1.7  # the base's decoding default travels with it
+    assert manifest.decoding == held  # the base's decoding defaults travel with it, held-back pieces too
+    assert (out / "held.json").read_text() == (base / "held.json").read_text()
     with pytest.raises(ConversionError, match="--force"):
         adapt(base, pairs, "en", "fr", out, steps=1)
 

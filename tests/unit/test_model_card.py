@@ -40,6 +40,8 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
         (model / name).write_text(json.dumps(few))
     tuned = {"repetition_penalty": 1.2, "dev_chrf": {"1.0": 20.0, "1.2": 21.5}}
     tuned |= {"beam_size": 2, "sets": 4, "per_set": 40}
+    held = {"ratio": 20.0, "dev_chrf": {"none": 21.5, "50": 21.6, "20": 21.8}, "per_language": {"en": 7, "de": 9}}
+    tuned |= {"suppressed_tokens": held}
     (model / "decoding.json").write_text(json.dumps(tuned))
     manifest = Manifest.load(model)
     manifest.model_copy(update={"decoding": Decoding(repetition_penalty=1.2)}).save(model)
@@ -63,6 +65,8 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     assert "by word overlap" in card and "as the service's translation memory retrieves them" in card
     assert "- Steps 0-100: a data bug.\n- Steps 100-200: fixed.\n" in card
     assert "repetition penalty 1.2, chosen on the dev split" in card and "1.0: 20.0, 1.2: 21.5" in card
+    assert "at least 20 times rarer in the target language's training text" in card
+    assert "(en 7, de 9 pieces;" in card and "(none: 21.5, 50: 21.6, 20: 21.8)" in card
 
 
 def test_card_names_the_sources_of_the_wider_corpus_that_later_phases_trained_on(tmp_path: Path) -> None:
