@@ -15,7 +15,7 @@ from pathlib import Path
 import ctranslate2
 import sentencepiece as spm
 
-from service.engines.manifest import Manifest
+from service.engines.manifest import Manifest, load_suppressed_tokens
 
 
 class ConversionError(RuntimeError):
@@ -142,13 +142,14 @@ def validate_engine_folder(folder: Path) -> Manifest:
             raise ConversionError(f"{folder}: target-language token {token} is not in the engine vocabulary")
     if manifest.tokenizer.eos_token not in vocab:
         raise ConversionError(f"{folder}: {manifest.tokenizer.eos_token} is not in the engine vocabulary")
-    if (suppressed := manifest.decoding.suppressed_tokens) is not None:
-        if not (folder / suppressed).is_file():
-            raise ConversionError(f"{folder}: decoding.suppressed_tokens file {suppressed} is missing")
-        held = json.loads((folder / suppressed).read_text(encoding="utf-8"))["tokens"]
-        unknown = sorted({t for pieces in held.values() for t in pieces} - vocab)
-        if unknown:
-            raise ConversionError(f"{folder}: {suppressed} holds back pieces the engine lacks: {unknown[:5]}")
+    try:
+        held = load_suppressed_tokens(folder, manifest)
+    except ValueError as exc:
+        raise ConversionError(str(exc)) from exc
+    unknown = sorted({t for pieces in held.values() for t in pieces} - vocab)
+    if unknown:
+        name = manifest.decoding.suppressed_tokens
+        raise ConversionError(f"{folder}: {name} holds back pieces the engine lacks: {unknown[:5]}")
     return manifest
 
 

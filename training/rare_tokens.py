@@ -40,18 +40,19 @@ def rare_tokens(
 ) -> dict[str, list[str]]:
     """For each of ``langs``: the ``vocabulary`` pieces whose rate in that language's text is below ``1/ratio`` of
     their rate in the other languages' text together (and seen ``MIN_ELSEWHERE`` times there), sorted."""
-    sizes = {lang: sum(c.values()) for lang, c in counts.items()}
+    total: Counter[str] = Counter()
+    for c in counts.values():
+        total.update(c)
+    total_size = sum(total.values())
     out: dict[str, list[str]] = {}
     for lang in langs:
         mine = counts.get(lang, Counter())
-        others: Counter[str] = Counter()
-        for other, c in counts.items():
-            if other != lang:
-                others.update(c)
-        own_size, other_size = max(sizes.get(lang, 0), 1), max(sum(others.values()), 1)
+        mine_size = sum(mine.values())
+        own_size, other_size = max(mine_size, 1), max(total_size - mine_size, 1)
+        elsewhere = ((piece, n - mine[piece]) for piece, n in total.items())
         out[lang] = sorted(
             piece
-            for piece, n in others.items()
+            for piece, n in elsewhere
             if piece in vocabulary and n >= MIN_ELSEWHERE and mine[piece] / own_size < n / other_size / ratio
         )
     return out

@@ -86,20 +86,22 @@ def tune_suppressed_tokens(
     counts = rare_tokens.token_counts(corpus, folder / manifest.tokenizer.target_model)
     vocabulary = _vocabulary(folder)
 
-    def use(ratio: float | None) -> dict[str, list[str]]:
-        tokens = {} if ratio is None else rare_tokens.rare_tokens(counts, ratio, vocabulary, manifest.languages)
-        name = None if ratio is None else rare_tokens.write(folder, tokens, ratio)
+    candidates: list[float | None] = [None, *ratios]
+    held: dict[float | None, dict[str, list[str]]] = {None: {}}
+    held |= {r: rare_tokens.rare_tokens(counts, r, vocabulary, manifest.languages) for r in ratios}
+
+    def use(ratio: float | None) -> None:
+        name = None if ratio is None else rare_tokens.write(folder, held[ratio], ratio)
         decoding = manifest.decoding.model_copy(update={"suppressed_tokens": name})
         manifest.model_copy(update={"decoding": decoding}).save(folder)
-        return tokens
 
-    candidates: list[float | None] = [None, *ratios]
     scores = {}
     for ratio in candidates:
         use(ratio)
         scores[ratio] = _mean_chrf(folder, sets, beam_size)
     chosen = max(candidates, key=lambda r: (scores[r], r is None))  # a tie holds nothing back
-    tokens = use(chosen)
+    use(chosen)
+    tokens = held[chosen]
     if chosen is None:
         (folder / rare_tokens.FILE).unlink(missing_ok=True)
     summary: dict[str, object] = {

@@ -9,7 +9,6 @@ honour the same token budget as the batcher.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ import ctranslate2
 import sentencepiece as spm
 
 from service.engines.base import DecodeOptions, Hypothesis
-from service.engines.manifest import Manifest
+from service.engines.manifest import Manifest, load_suppressed_tokens
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +26,6 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
     return device
-
-
-def _suppressed_tokens(folder: Path, manifest: Manifest) -> dict[str, list[list[str]]]:
-    """Per target language, the pieces the manifest's ``decoding.suppressed_tokens`` file holds back, as the
-    one-token sequences CTranslate2's ``suppress_sequences`` takes."""
-    name = manifest.decoding.suppressed_tokens
-    if name is None:
-        return {}
-    try:
-        tokens = json.loads((folder / name).read_text(encoding="utf-8"))["tokens"]
-        return {str(lang): [[str(t)] for t in pieces] for lang, pieces in tokens.items() if pieces}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{folder / name} (decoding.suppressed_tokens) is missing or malformed: {exc}") from exc
 
 
 class CTranslate2Engine:
@@ -78,7 +64,12 @@ class CTranslate2Engine:
             fs = manifest.few_shot
             control.update((fs.example_token, fs.target_token, fs.source_token))
         self._control = frozenset(control)
-        self._suppressed = _suppressed_tokens(folder, manifest)
+        # Per target language, held-back pieces as the one-token sequences CTranslate2's suppress_sequences takes.
+        self._suppressed = {
+            lang: [[piece] for piece in pieces]
+            for lang, pieces in load_suppressed_tokens(folder, manifest).items()
+            if pieces
+        }
         # compute_type "default" keeps the folder's quantization (int8 runs as int8_float32 on CPU).
         self._translator = ctranslate2.Translator(
             str(folder),

@@ -146,3 +146,17 @@ class Manifest(BaseModel):
 
     def save(self, folder: Path) -> None:
         (folder / MANIFEST_FILE).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def load_suppressed_tokens(folder: Path, manifest: Manifest) -> dict[str, list[str]]:
+    """Per target language, the pieces the manifest's ``decoding.suppressed_tokens`` file holds back ({}: none).
+
+    One reader for the engine that decodes with them and the converter that checks them against the vocabulary."""
+    name = manifest.decoding.suppressed_tokens
+    if name is None:
+        return {}
+    try:
+        tokens = json.loads((folder / name).read_text(encoding="utf-8"))["tokens"]
+        return {str(lang): [str(t) for t in pieces] for lang, pieces in tokens.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{folder / name} (decoding.suppressed_tokens) is missing or malformed: {exc}") from exc
