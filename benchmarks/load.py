@@ -168,12 +168,12 @@ async def batch_counters(http: aiohttp.ClientSession) -> tuple[float, float]:
     return total, count
 
 
-def request_body(text: str | list[str], args: argparse.Namespace) -> dict[str, object]:
-    """A ``/translate`` body for the run's direction, model and decoding options."""
+def request_body(text: str | list[str], args: argparse.Namespace, target: str | None = None) -> dict[str, object]:
+    """A ``/translate`` body for the run's direction (``target``: one of ``--target``'s), model and options."""
     return {
         "text": text,
         "source": args.source,
-        "target": args.target,
+        "target": target or args.target.split(",")[0],
         **({"model": args.model} if getattr(args, "model", None) else {}),
         **({"options": args.options} if getattr(args, "options", None) else {}),
     }
@@ -198,11 +198,15 @@ async def run_cell(
         async def worker(index: int) -> None:
             nonlocal errors, sent, done_sentences
             position = index * 7919
+            targets = args.target.split(",")
+            turn = index  # with several targets, each client takes them in turn, starting at a different one
             while time.monotonic() < deadline and sent < args.requests:
                 sent += 1
                 texts = [sentences[(position + k) % len(sentences)] for k in range(per_request)]
                 position += per_request
-                payload = request_body(texts if mode == "list" else texts[0], args)
+                target = targets[turn % len(targets)]
+                turn += 1
+                payload = request_body(texts if mode == "list" else texts[0], args, target)
                 t0 = time.perf_counter()
                 try:
                     answer = await post_json(http, "/translate", payload)
@@ -280,7 +284,7 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         "model": args.model,
         "synthetic": args.synthetic,
         "options": args.options,
-        "direction": f"{args.source}->{args.target}",
+        "direction": f"{args.source}->{args.target}",  # several targets: comma-separated, taken in turn
         "duration_s": args.duration,
         "max_requests": args.requests,
         "rounds": args.repeat,
@@ -335,7 +339,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--model", help="model name (default: the server's default)")
     parser.add_argument("--source", default="en")
-    parser.add_argument("--target", default="de")
+    parser.add_argument("--target", default="de", help="target language; several, comma-separated, taken in turn")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per cell (upper bound)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per cell (upper bound)")
     parser.add_argument("--concurrency", default="1,8,64", help="comma-separated client counts")

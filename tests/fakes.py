@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from service.engines.base import DecodeOptions, Hypothesis
-from service.engines.manifest import FewShotFormat, Manifest
+from service.engines.manifest import Decoding, FewShotFormat, Manifest
 
 EOS = "</s>"
 
@@ -39,6 +39,7 @@ class FakeEngine:
     closed: bool = False
     threads: list[str] = field(default_factory=list)
     few_shot: bool = False  # the manifest declares the few-shot format; examples before <sep> are not translated
+    holds_back: bool = False  # the manifest names held-back pieces: one engine call per target language
 
     def __post_init__(self) -> None:
         self._manifest = Manifest(
@@ -46,6 +47,7 @@ class FakeEngine:
             languages=list(self.languages),
             trained_directions=list(self.trained),
             few_shot=FewShotFormat() if self.few_shot else None,
+            decoding=Decoding(suppressed_tokens="held_back.json" if self.holds_back else None),
         )
 
     @property

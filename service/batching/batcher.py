@@ -1,7 +1,8 @@
 """One asyncio task per engine owns its queue and turns waiting sentences into engine batches.
 
 Why one owner task (TGI style): only this task pops the queue, so there are no locks. Policy:
-- a batch takes the oldest item plus similar-length items, up to ``max_batch_tokens`` padded tokens and
+- a batch takes the oldest item plus similar-length items with its decoding options (and its target language,
+  where the engine decodes each target language in a call of its own), up to ``max_batch_tokens`` padded tokens and
   ``max_batch_size`` sentences;
 - an idle engine with one request waiting starts at once (no added latency for a lone client);
 - otherwise a partly filled batch waits at most ``max_wait_ms`` (from its oldest item) for company;
@@ -115,7 +116,11 @@ class Batcher:
         self._executor = executor
         self._policy = policy
         self._metrics = metrics
-        self._queue = BatchQueue(policy.max_queue, window=4 * policy.max_batch_size)
+        self._queue = BatchQueue(
+            policy.max_queue,
+            window=4 * policy.max_batch_size,
+            by_target=engine.manifest.decoding.one_call_per_target,
+        )
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()

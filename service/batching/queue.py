@@ -6,6 +6,8 @@ that arrived within ``slack_s`` of the oldest may join it: an item is overtaken 
 arrivals, so its wait stays close to the first-in-first-out estimate the batcher admits it by (an unbounded
 window let long sentences of an unusual length wait several times that, past their deadline). Items whose
 future is already done (the client went away or timed out) are dropped here, before any inference.
+A batch shares its decoding options; for an engine that decodes each target language in a call of its own (a
+model that holds pieces back per language), it shares its target language too, so that it stays one engine call.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ def padded_tokens(items: Sequence[WorkItem]) -> int:
 class BatchQueue:
     """FIFO of items with a size bound; pops batches under a token budget and a size cap."""
 
-    def __init__(self, max_items: int, window: int) -> None:
+    def __init__(self, max_items: int, window: int, by_target: bool = False) -> None:
         self._items: list[WorkItem] = []
         self._max_items = max_items
         self._window = window
+        self._by_target = by_target  # a batch takes only items of the oldest's target language
         self._submissions = itertools.count(1)
 
     def __len__(self) -> int:
@@ -99,7 +102,9 @@ class BatchQueue:
         oldest = self._items[0]
         latest = oldest.enqueued_at + slack_s
         window = list(itertools.takewhile(lambda i: i.enqueued_at <= latest, self._items[: self._window]))
-        candidates = [i for i in window if i.options == oldest.options]
+        candidates = [
+            i for i in window if i.options == oldest.options and (not self._by_target or i.target == oldest.target)
+        ]
         candidates.sort(key=lambda i: i.cost)  # stable: FIFO among equal lengths
         lo = hi = candidates.index(oldest)
         while hi - lo + 1 < max_size:

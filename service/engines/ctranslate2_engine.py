@@ -142,7 +142,8 @@ class CTranslate2Engine:
         if not self._suppressed:
             results = run(list(range(len(sources))), None)
         else:
-            # Suppression applies to a whole CTranslate2 call, so each target language gets its own call.
+            # Suppression applies to a whole CTranslate2 call, so each target language gets its own call (the
+            # batcher already groups by target language for such a model: see Decoding.one_call_per_target).
             by_target: dict[str, list[int]] = {}
             for i, target in enumerate(targets):
                 by_target.setdefault(target, []).append(i)

@@ -73,6 +73,12 @@ class Decoding(BaseModel):
     # which keeps a small model from drifting into another language. None: no piece is held back.
     suppressed_tokens: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.json$")
 
+    @property
+    def one_call_per_target(self) -> bool:
+        """Whether the engine decodes each target language in a call of its own: held-back pieces apply to a
+        whole CTranslate2 call, so a batch that mixes target languages becomes several calls, one after another."""
+        return self.suppressed_tokens is not None
+
 
 class TokenizerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -25,9 +25,12 @@ def test_load_generator(tiny_models_dir: Path, tmp_path: Path) -> None:
     done = run(
         "load.py", "--models-dir", str(tiny_models_dir), "--duration", "1", "--concurrency", "1,2",
         "--repeat", "2", "--options", '{"beam_size": 1, "max_length": 8}', "--label", "smoke", "--out", str(tmp_path),
+        "--target", "de,fr",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads((tmp_path / "serving-smoke.json").read_text())["results"]
+    written = json.loads((tmp_path / "serving-smoke.json").read_text())
+    results = written["results"]
+    assert written["meta"]["direction"] == "en->de,fr"  # the clients take the two targets in turn
     assert {(r["mode"], r["concurrency"]) for r in results} == {
         (m, c) for m in ("dynamic", "off", "list") for c in (1, 2)
     }

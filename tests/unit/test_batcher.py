@@ -217,6 +217,30 @@ async def test_batch_mixes_target_languages(engine: FakeEngine, batcher_factory:
     assert sorted(engine.calls[1].targets) == ["de", "fr"]
 
 
+async def test_batches_keep_to_one_target_language_where_the_engine_decodes_each_on_its_own() -> None:
+    """A model with held-back pieces decodes each target language in a CTranslate2 call of its own: a mixed batch
+    would become several calls one after another, so the batcher groups by target language instead."""
+    for holds_back, expected in ((True, [["de", "de"], ["fr", "fr"]]), (False, [["de", "de", "fr", "fr"]])):
+        engine = FakeEngine(gate=threading.Event(), holds_back=holds_back)
+        executor = EngineExecutor("fake", workers=1)
+        batcher = Batcher(engine, executor, BatchPolicy(), Metrics())
+        batcher.start()
+        try:
+            first = submit(batcher, ["x"])
+            await wait_started(engine)
+            de1, fr1 = submit(batcher, ["a"], target="de"), submit(batcher, ["b"], target="fr")
+            de2, fr2 = submit(batcher, ["c"], target="de"), submit(batcher, ["d"], target="fr")
+            assert engine.gate is not None
+            engine.gate.set()
+            await results(first)
+            outputs = [await results(items) for items in (de1, fr1, de2, fr2)]
+            assert outputs == [["de:a"], ["fr:b"], ["de:c"], ["fr:d"]]
+            assert [sorted(call.targets) for call in engine.calls[1:]] == expected
+        finally:
+            await batcher.stop()
+            executor.shutdown()
+
+
 async def test_cancelled_items_are_dropped_before_inference(engine: FakeEngine, batcher_factory: Factory) -> None:
     batcher = batcher_factory()
     first = submit(batcher, ["a"])
