@@ -126,16 +126,22 @@ def _fix_mbart50_start(engine: Path, manifest: Manifest) -> None:
         config_file.write_text(json.dumps({**config, **missing}, indent=2), encoding="utf-8")
 
 
+def engine_vocabulary(folder: Path) -> set[str]:
+    """The pieces an engine folder's decoder knows: CTranslate2 writes a shared vocabulary, or a source and a target
+    one (never both), and refuses to hold back or prefix a piece outside it."""
+    vocab_file = folder / "shared_vocabulary.json"
+    if not vocab_file.exists():
+        vocab_file = folder / "target_vocabulary.json"
+    return set(json.loads(vocab_file.read_text(encoding="utf-8")))
+
+
 def validate_engine_folder(folder: Path) -> Manifest:
     """Load the manifest, check the tokenizer files exist and every language tag is in the engine vocabulary."""
     manifest = Manifest.load(folder)
     for name in {manifest.tokenizer.source_model, manifest.tokenizer.target_model}:
         if not (folder / name).is_file():
             raise ConversionError(f"{folder}: tokenizer file {name} is missing")
-    vocab_file = folder / "shared_vocabulary.json"
-    if not vocab_file.exists():
-        vocab_file = folder / "target_vocabulary.json"
-    vocab = set(json.loads(vocab_file.read_text(encoding="utf-8")))
+    vocab = engine_vocabulary(folder)
     for lang in manifest.languages:
         token = manifest.target_signal.token(lang)
         if token is not None and token not in vocab:

@@ -17,6 +17,7 @@ import sacrebleu
 
 from service.engines.manifest import Manifest
 from training import rare_tokens
+from training.convert import engine_vocabulary
 from training.evaluate import TestSet, engine_translator, test_sets
 
 CANDIDATES = (1.0, 1.1, 1.2, 1.3)
@@ -63,12 +64,6 @@ def tune_repetition_penalty(
     return summary
 
 
-def _vocabulary(folder: Path) -> set[str]:
-    """The engine's target vocabulary: CTranslate2 refuses to suppress a piece it does not know."""
-    name = "target_vocabulary.json" if (folder / "target_vocabulary.json").is_file() else "shared_vocabulary.json"
-    return set(json.loads((folder / name).read_text(encoding="utf-8")))
-
-
 def tune_suppressed_tokens(
     folder: Path,
     dev: Path,
@@ -84,7 +79,7 @@ def tune_suppressed_tokens(
     file under ``suppressed_tokens``."""
     manifest, sets = _dev_sets(folder, dev, max_per_set)
     counts = rare_tokens.token_counts(corpus, folder / manifest.tokenizer.target_model)
-    vocabulary = _vocabulary(folder)
+    vocabulary = engine_vocabulary(folder)
 
     candidates: list[float | None] = [None, *ratios]
     held: dict[float | None, dict[str, list[str]]] = {None: {}}
