@@ -21,8 +21,13 @@ engine dominates, as it does for the pretrained models users convert. How much b
 own property: ``list`` over ``off`` bounds it. Random weights rarely stop, so with
 ``--options '{"beam_size": 1, "max_length": 30}'`` every sentence decodes 30 tokens.
 
+``--without-held-back`` serves the same models with ``decoding.suppressed_tokens`` set to null (a linked copy in
+``benchmarks/tmp/``): what the pieces held back per target language cost (CTranslate2 takes the list on every call
+and disables each piece in every row at every step, ~5,000 pieces a language for xlt-base).
+
     python benchmarks/load.py --models-dir models --duration 10 --concurrency 1,8,64
     python benchmarks/load.py --synthetic opus-mt --options '{"beam_size": 1, "max_length": 30}' --label opus-mt
+    python benchmarks/load.py --models-dir models --modes dynamic --without-held-back --label without-held-back
 """
 
 from __future__ import annotations
@@ -267,6 +272,20 @@ def synthetic_models(root: Path, models_dir: Path, shape: str) -> Path:
     return out.parent
 
 
+def without_held_back(root: Path, models_dir: Path) -> Path:
+    """``models_dir`` again under ``root``, its files linked, but every manifest's ``decoding.suppressed_tokens``
+    null: the same engines decoding with no pieces held back."""
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(models_dir.resolve(), root, symlinks=True, copy_function=os.symlink)
+    for manifest in root.glob("*/manifest.json"):
+        body = json.loads(manifest.read_text(encoding="utf-8"))
+        if isinstance(body.get("decoding"), dict):
+            body["decoding"]["suppressed_tokens"] = None
+        manifest.unlink()  # a link into models_dir: write a file of its own
+        manifest.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return root
+
+
 async def warm_up(url: str, sentences: list[str], args: argparse.Namespace) -> None:
     async with session(url, 1, args.timeout) as http:
         for text in sentences[:3]:
@@ -283,6 +302,7 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         "models_dir": str(args.models_dir),
         "model": args.model,
         "synthetic": args.synthetic,
+        "without_held_back": args.without_held_back,
         "options": args.options,
         "direction": f"{args.source}->{args.target}",  # several targets: comma-separated, taken in turn
         "duration_s": args.duration,
@@ -300,6 +320,7 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         f"{meta['date']}, {meta['host']['cpus']} CPUs, model dir `{args.models_dir}`"
         f"{f', model `{args.model}`' if args.model else ''}"
         f"{f', random-weight {args.synthetic}-shaped engine' if args.synthetic else ''}"
+        f"{', no pieces held back (decoding.suppressed_tokens null)' if args.without_held_back else ''}"
         f"{f', options {json.dumps(args.options)}' if args.options else ''}, {meta['direction']}, "
         f"each cell <= {args.duration} s and <= {args.requests} requests, "
         "load generator on the same machine.",
@@ -354,6 +375,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--synthetic", choices=["opus-mt", "opus-mt-big"], help="serve a random-weight engine of this shape"
     )
+    parser.add_argument(
+        "--without-held-back", action="store_true", help="serve the models with decoding.suppressed_tokens null"
+    )
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.concurrency.split(",") if c]
     args.mode_list = [m for m in args.modes.split(",") if m]
@@ -373,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     if args.synthetic:
         args.models_dir = synthetic_models(log_dir / f"synthetic-{args.synthetic}", args.models_dir, args.synthetic)
+    if args.without_held_back:
+        args.models_dir = without_held_back(log_dir / "without-held-back", args.models_dir)
     # Both servers run at once (an idle one costs no CPU) and the modes take turns at each concurrency, round
     # after round: the machine's speed drifts by 10-20% over minutes here, and cells compared with each other
     # should share its state. Each reported cell is the round with the median throughput.

@@ -51,3 +51,20 @@ def test_reliability_overload_run(tiny_models_dir: Path, tmp_path: Path) -> None
     figures = json.loads((tmp_path / "reliability-overload.json").read_text())["figures"]
     assert figures["requests"] > 0 and figures["other"] == 0  # every request answered 200 or 429
     assert "overload" in md.read_text().splitlines()[-1]
+
+
+def test_without_held_back_serves_the_same_engines_with_no_pieces_held_back(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from load import without_held_back
+
+    models = tmp_path / "models"
+    (models / "m").mkdir(parents=True)
+    manifest = {"name": "m", "decoding": {"repetition_penalty": 1.1, "suppressed_tokens": "held.json"}}
+    (models / "m" / "manifest.json").write_text(json.dumps(manifest))
+    (models / "m" / "model.bin").write_bytes(b"weights")
+    out = without_held_back(tmp_path / "plain", models)
+    served = json.loads((out / "m" / "manifest.json").read_text())
+    assert served["decoding"] == {"repetition_penalty": 1.1, "suppressed_tokens": None}
+    assert (out / "m" / "model.bin").is_symlink() and (out / "m" / "model.bin").read_bytes() == b"weights"
+    assert json.loads((models / "m" / "manifest.json").read_text()) == manifest  # the original is untouched
+    assert without_held_back(tmp_path / "plain", models) == out  # a rerun replaces the copy
