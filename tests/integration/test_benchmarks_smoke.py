@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -53,8 +55,10 @@ def test_reliability_overload_run(tiny_models_dir: Path, tmp_path: Path) -> None
     assert "overload" in md.read_text().splitlines()[-1]
 
 
-def test_without_held_back_serves_the_same_engines_with_no_pieces_held_back(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+def test_without_held_back_serves_the_same_engines_with_no_pieces_held_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # undone after the test, unlike sys.path.insert
     from load import without_held_back
 
     models = tmp_path / "models"
