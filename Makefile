@@ -38,14 +38,13 @@ pytest: $(VENV)/.dev
 test: lint typecheck pytest
 
 # Serving benchmark (~30 min): the shipped model into German, then into five languages taken in turn (its held-back
-# pieces make one engine call per target language), then into German with no pieces held back (what they cost), then
-# random engines of opus-mt's and opus-mt-tc-big's shapes (greedy, 30 tokens per sentence); 3 rounds each, modes
-# taking turns.
+# pieces make one engine call per target language), then into German with and without those pieces in turn (what
+# they cost), then random engines of opus-mt's and opus-mt-tc-big's shapes (greedy, 30 tokens per sentence); 3 rounds
+# each, modes taking turns.
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR)
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --target de,fr,es,it,pt --label mixed-targets
-	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --modes dynamic --without-held-back \
-		--label without-held-back
+	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --modes dynamic,no-held-back --label held-back
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --synthetic opus-mt --label opus-mt \
 		--options '{"beam_size": 1, "max_length": 30}'
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --synthetic opus-mt-big --label opus-mt-big \

@@ -7,6 +7,10 @@ concurrency level measures sentences/s and p50/p95 latency of:
 - ``off``: one sentence per request, ``XLT_BATCHING=off`` (each request alone in the engine);
 - ``list``: the same sentences sent by one client as one list of ``concurrency`` texts per request (the
   batched ceiling: no HTTP or queueing overhead per sentence).
+- ``no-held-back``: as ``dynamic``, on a third server whose models are a linked copy in ``benchmarks/tmp/`` with
+  ``decoding.suppressed_tokens`` set to null: what the pieces held back per target language cost (CTranslate2 takes
+  the list on every call and disables each piece in every row at every step, ~5,000 pieces a language for xlt-base).
+  Interleaved with ``dynamic``, since the machine's speed drifts between runs minutes apart.
 
 Every cell is bounded by ``--duration`` seconds and ``--requests`` requests; the modes take turns at each
 concurrency for ``--repeat`` rounds (default 3) and each cell reports its median round. Results go to
@@ -21,13 +25,9 @@ engine dominates, as it does for the pretrained models users convert. How much b
 own property: ``list`` over ``off`` bounds it. Random weights rarely stop, so with
 ``--options '{"beam_size": 1, "max_length": 30}'`` every sentence decodes 30 tokens.
 
-``--without-held-back`` serves the same models with ``decoding.suppressed_tokens`` set to null (a linked copy in
-``benchmarks/tmp/``): what the pieces held back per target language cost (CTranslate2 takes the list on every call
-and disables each piece in every row at every step, ~5,000 pieces a language for xlt-base).
-
     python benchmarks/load.py --models-dir models --duration 10 --concurrency 1,8,64
     python benchmarks/load.py --synthetic opus-mt --options '{"beam_size": 1, "max_length": 30}' --label opus-mt
-    python benchmarks/load.py --models-dir models --modes dynamic --without-held-back --label without-held-back
+    python benchmarks/load.py --models-dir models --modes dynamic,no-held-back --label held-back
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ WORDS = (  # noqa: SIM905 (a paragraph of words reads better than a 90-item list
     "quickly slowly today yesterday always never often together again near behind under over with without "
     "and but because when while after before"
 ).split()
+
+
+# Each mode and the server it loads: ``list`` sends lists to the batching server; ``no-held-back`` is a third server
+# on the same engines with no pieces held back, so that the cost of the held-back pieces is measured interleaved.
+MODES = {"dynamic": "dynamic", "off": "off", "list": "dynamic", "no-held-back": "no-held-back"}
 
 
 def make_sentences(count: int, words: int = 20, seed: int = 1234) -> list[str]:
@@ -302,7 +307,6 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         "models_dir": str(args.models_dir),
         "model": args.model,
         "synthetic": args.synthetic,
-        "without_held_back": args.without_held_back,
         "options": args.options,
         "direction": f"{args.source}->{args.target}",  # several targets: comma-separated, taken in turn
         "duration_s": args.duration,
@@ -320,14 +324,15 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) ->
         f"{meta['date']}, {meta['host']['cpus']} CPUs, model dir `{args.models_dir}`"
         f"{f', model `{args.model}`' if args.model else ''}"
         f"{f', random-weight {args.synthetic}-shaped engine' if args.synthetic else ''}"
-        f"{', no pieces held back (decoding.suppressed_tokens null)' if args.without_held_back else ''}"
         f"{f', options {json.dumps(args.options)}' if args.options else ''}, {meta['direction']}, "
         f"each cell <= {args.duration} s and <= {args.requests} requests, "
         "load generator on the same machine.",
         "",
         "`dynamic`: one sentence per request, cross-request batching. `off`: one sentence per request, "
         "`XLT_BATCHING=off`. `list`: one client sending lists of *concurrency* sentences "
-        "(the batched ceiling; latency is per list). Engine threads are the server defaults unless "
+        "(the batched ceiling; latency is per list). `no-held-back`: as `dynamic`, on a server of its own whose "
+        "manifests set `decoding.suppressed_tokens` null (what the held-back pieces cost). "
+        "Engine threads are the server defaults unless "
         "`XLT_INTER_THREADS`/`XLT_INTRA_THREADS` are set: one single-threaded engine worker per core. "
         "*mean batch* is sentences per engine call, from `/metrics`. *server CPU* is the server process's CPU "
         "(engine included) per sentence; *client CPU* the load generator's own per request (aiohttp; it runs on "
@@ -365,7 +370,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="requests per cell (upper bound)")
     parser.add_argument("--concurrency", default="1,8,64", help="comma-separated client counts")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each cell reports the median round")
-    parser.add_argument("--modes", default="dynamic,off,list", help="any of dynamic, off, list")
+    parser.add_argument("--modes", default="dynamic,off,list", help="any of " + ", ".join(MODES))
     parser.add_argument("--sentences-file", type=Path, help="one sentence per line (default: generated)")
     parser.add_argument("--timeout", type=float, default=120.0, help="HTTP timeout per request")
     parser.add_argument("--ready-timeout", type=float, default=120.0)
@@ -375,13 +380,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--synthetic", choices=["opus-mt", "opus-mt-big"], help="serve a random-weight engine of this shape"
     )
-    parser.add_argument(
-        "--without-held-back", action="store_true", help="serve the models with decoding.suppressed_tokens null"
-    )
     args = parser.parse_args(argv)
     args.levels = [int(c) for c in args.concurrency.split(",") if c]
     args.mode_list = [m for m in args.modes.split(",") if m]
-    unknown = set(args.mode_list) - {"dynamic", "off", "list"}
+    unknown = set(args.mode_list) - set(MODES)
     if unknown or not args.levels or min(args.levels) < 1 or args.duration <= 0 or args.requests < 1 or args.repeat < 1:
         parser.error(f"bad --modes/--concurrency/--duration/--requests/--repeat (unknown modes: {sorted(unknown)})")
     return args
@@ -397,23 +399,24 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     if args.synthetic:
         args.models_dir = synthetic_models(log_dir / f"synthetic-{args.synthetic}", args.models_dir, args.synthetic)
-    if args.without_held_back:
-        args.models_dir = without_held_back(log_dir / "without-held-back", args.models_dir)
-    # Both servers run at once (an idle one costs no CPU) and the modes take turns at each concurrency, round
+    # The servers run at once (an idle one costs no CPU) and the modes take turns at each concurrency, round
     # after round: the machine's speed drifts by 10-20% over minutes here, and cells compared with each other
     # should share its state. Each reported cell is the round with the median throughput.
-    wanted = {"dynamic": True, "off": False}
-    names = {name for name in wanted if name in args.mode_list or (name == "dynamic" and "list" in args.mode_list)}
+    names = {MODES[mode] for mode in args.mode_list}
     servers: dict[str, Server] = {}
     rounds: dict[tuple[str, int], list[Cell]] = {}
     try:
         for name in sorted(names):
-            servers[name] = Server(args.models_dir, wanted[name], log_dir / f"serve-{name}.log", args.ready_timeout)
+            models_dir = args.models_dir
+            if name == "no-held-back":
+                models_dir = without_held_back(log_dir / "without-held-back", args.models_dir)
+            batching = name != "off"
+            servers[name] = Server(models_dir, batching, log_dir / f"serve-{name}.log", args.ready_timeout)
             asyncio.run(warm_up(servers[name].url, sentences, args))
         for _ in range(args.repeat):
             for level in args.levels:
                 for mode in args.mode_list:
-                    server = servers["off" if mode == "off" else "dynamic"]
+                    server = servers[MODES[mode]]
                     cell = asyncio.run(run_cell(server.url, mode, level, sentences, args, server.process.pid))
                     print(json.dumps(asdict(cell)), flush=True)
                     rounds.setdefault((mode, level), []).append(cell)
@@ -421,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers.values():
             server.stop()
     cells = [median_cell(runs) for runs in rounds.values()]
-    order = {m: i for i, m in enumerate(["dynamic", "off", "list"])}
+    order = {m: i for i, m in enumerate(MODES)}
     cells.sort(key=lambda c: (order[c.mode], c.concurrency))
     write_results(cells, args, args.out)
     stem = f"serving-{args.label}" if args.label else "serving"

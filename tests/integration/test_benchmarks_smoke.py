@@ -27,15 +27,16 @@ def test_load_generator(tiny_models_dir: Path, tmp_path: Path) -> None:
     done = run(
         "load.py", "--models-dir", str(tiny_models_dir), "--duration", "1", "--concurrency", "1,2",
         "--repeat", "2", "--options", '{"beam_size": 1, "max_length": 8}', "--label", "smoke", "--out", str(tmp_path),
-        "--target", "de,fr",
+        "--target", "de,fr", "--modes", "dynamic,off,list,no-held-back",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     written = json.loads((tmp_path / "serving-smoke.json").read_text())
     results = written["results"]
     assert written["meta"]["direction"] == "en->de,fr"  # the clients take the two targets in turn
     assert {(r["mode"], r["concurrency"]) for r in results} == {
-        (m, c) for m in ("dynamic", "off", "list") for c in (1, 2)
+        (m, c) for m in ("dynamic", "off", "list", "no-held-back") for c in (1, 2)
     }
+    assert "no-held-back" in (tmp_path / "serving-smoke.md").read_text()  # its row, and the line saying what it is
     assert all(r["errors"] == 0 and r["sentences"] > 0 and r["rounds"] == 2 for r in results)
     assert all(low <= r["sentences_per_s"] <= high for r in results for low, high in [r["sentences_per_s_range"]])
     assert (tmp_path / "serving-smoke.md").read_text().startswith("# Serving benchmark")
