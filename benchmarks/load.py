@@ -9,7 +9,7 @@ concurrency level measures sentences/s and p50/p95 latency of:
   batched ceiling: no HTTP or queueing overhead per sentence).
 - ``no-held-back``: as ``dynamic``, on a third server whose models are a linked copy in ``benchmarks/tmp/`` with
   ``decoding.suppressed_tokens`` set to null: what the pieces held back per target language cost (CTranslate2 takes
-  the list on every call and disables each piece in every row at every step, ~5,000 pieces a language for xlt-base).
+  the list on every call and disables each piece in every row at every step, ~4,600 pieces a language for xlt-base).
   Interleaved with ``dynamic``, since the machine's speed drifts between runs minutes apart.
 
 Every cell is bounded by ``--duration`` seconds and ``--requests`` requests; the modes take turns at each
@@ -299,12 +299,13 @@ async def warm_up(url: str, sentences: list[str], args: argparse.Namespace) -> N
                 raise RuntimeError(f"warm-up request answered {answer.status}: {answer.body[:500]!r}")
 
 
-def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path) -> None:
+def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path, served: dict[str, str]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
         "models_dir": str(args.models_dir),
+        "served": served,  # each server's models folder
         "model": args.model,
         "synthetic": args.synthetic,
         "options": args.options,
@@ -404,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     # should share its state. Each reported cell is the round with the median throughput.
     names = {MODES[mode] for mode in args.mode_list}
     servers: dict[str, Server] = {}
+    served: dict[str, str] = {}
     rounds: dict[tuple[str, int], list[Cell]] = {}
     try:
         for name in sorted(names):
@@ -411,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "no-held-back":
                 models_dir = without_held_back(log_dir / "without-held-back", args.models_dir)
             batching = name != "off"
+            served[name] = str(models_dir)
             servers[name] = Server(models_dir, batching, log_dir / f"serve-{name}.log", args.ready_timeout)
             asyncio.run(warm_up(servers[name].url, sentences, args))
         for _ in range(args.repeat):
@@ -426,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     cells = [median_cell(runs) for runs in rounds.values()]
     order = {m: i for i, m in enumerate(MODES)}
     cells.sort(key=lambda c: (order[c.mode], c.concurrency))
-    write_results(cells, args, args.out)
+    write_results(cells, args, args.out, served)
     stem = f"serving-{args.label}" if args.label else "serving"
     print(f"wrote {args.out / stem}.json and .md")
     return 0

@@ -36,7 +36,11 @@ def test_load_generator(tiny_models_dir: Path, tmp_path: Path) -> None:
     assert {(r["mode"], r["concurrency"]) for r in results} == {
         (m, c) for m in ("dynamic", "off", "list", "no-held-back") for c in (1, 2)
     }
-    assert "no-held-back" in (tmp_path / "serving-smoke.md").read_text()  # its row, and the line saying what it is
+    served = written["meta"]["served"]
+    assert served["dynamic"] == served["off"] == str(tiny_models_dir)
+    copy = Path(served["no-held-back"]) / "tiny"  # the linked copy (the test above checks what it rewrites)
+    assert (copy / "model.bin").is_symlink() and not (copy / "manifest.json").is_symlink()
+    assert json.loads((copy / "manifest.json").read_text())["decoding"]["suppressed_tokens"] is None
     assert all(r["errors"] == 0 and r["sentences"] > 0 and r["rounds"] == 2 for r in results)
     assert all(low <= r["sentences_per_s"] <= high for r in results for low, high in [r["sentences_per_s_range"]])
     assert (tmp_path / "serving-smoke.md").read_text().startswith("# Serving benchmark")
