@@ -32,6 +32,7 @@ CLIENTS = 16
 TEXTS_PER_REQUEST = 12  # enough engine work per request that some are in flight at SIGTERM
 QUEUED_AT_SIGTERM = 24  # sentences waiting in the batcher when SIGTERM is sent
 DRAIN_TIMEOUT_S = 20
+ATTEMPTS = 3
 SENTENCES = ["The dog is near the river.", "We see a small house today.", "The garden is green.", "Hello world."]
 
 
@@ -152,6 +153,21 @@ def _ledger(log: Path) -> Ledger:
 
 
 def test_sigterm_mid_burst_loses_no_accepted_request(tiny_models_dir: Path, tmp_path: Path) -> None:
+    # New work reaches the server between SIGTERM and the close only if a client sends some in that window, which
+    # can be ~25 ms on a starved machine (the drain, then uvicorn closing at once): a run where none came checks
+    # every other claim, and another run follows, up to three.
+    for attempt in range(ATTEMPTS):
+        run = tmp_path / f"run{attempt}"
+        run.mkdir()
+        new_work = _sigterm_mid_burst(tiny_models_dir, run)
+        if new_work:
+            break
+    assert new_work, f"in {ATTEMPTS} runs, no new request reached the server between SIGTERM and the close"
+
+
+def _sigterm_mid_burst(tiny_models_dir: Path, tmp_path: Path) -> list[dict[str, object]]:
+    """One burst, one SIGTERM, every claim checked; returns the /translate requests that started after SIGTERM
+    and before the close (each refused with 503)."""
     env = SERVER_ENV | {
         "XLT_DATA_DIR": str(tmp_path / "data"),
         "XLT_DRAIN_TIMEOUT_S": str(DRAIN_TIMEOUT_S),
@@ -192,7 +208,13 @@ def test_sigterm_mid_burst_loses_no_accepted_request(tiny_models_dir: Path, tmp_
         for e in ledger.lines
         if e.get("logger") == "service.access" and ledger.sigterm_at <= float(e["at"]) <= ledger.closed_at
     ]  # type: ignore[arg-type]
-    assert any(e["status"] == 503 and e["code"] == "not_ready" for e in window), "no request was refused with 503"
+    # New work, started after SIGTERM (by more than the log's millisecond clock), was refused with 503 not_ready.
+    new_work = [
+        e
+        for e in window
+        if e["route"] == "/translate" and float(e["at"]) - float(e["duration_ms"]) / 1000 > ledger.sigterm_at + 0.002  # type: ignore[arg-type]
+    ]
+    assert all(e["status"] == 503 and e["code"] == "not_ready" for e in new_work), new_work
     # A readiness probe that *started* after SIGTERM never answers 200 (the log time is when it ended).
     started_after = [e for e in window if float(e["at"]) - float(e["duration_ms"]) / 1000 > ledger.sigterm_at]  # type: ignore[arg-type]
     assert all(e["status"] == 503 for e in started_after if e["route"] == "/health/ready")
@@ -200,3 +222,4 @@ def test_sigterm_mid_burst_loses_no_accepted_request(tiny_models_dir: Path, tmp_
     failed = [o for o in outcomes if o.error is not None]
     assert all(o.ended >= ledger.closed_at - 0.01 for o in failed), [o for o in failed if o.ended < ledger.closed_at]
     assert not [o for o in failed if o.request_id in answered]
+    return new_work
