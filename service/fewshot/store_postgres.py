@@ -233,7 +233,9 @@ class PostgresMemoryStore:
         """Run ``work`` on a pooled connection: a write in one transaction, committed before this returns.
 
         A read that fails on a reused connection which turns out broken (the server restarted since) is retried
-        once on a fresh one; a write is not (its commit may have happened before the connection dropped).
+        once on a fresh one; a write is not (its commit may have happened before the connection dropped). Broken
+        means libpq marked it so, or the error came from the connection rather than from the server (no SQLSTATE:
+        psycopg can see the socket closed before libpq marks the connection).
         """
         import psycopg
 
@@ -245,9 +247,11 @@ class PostgresMemoryStore:
                             return work(db)
                         with db.transaction():
                             return work(db)
-                    except psycopg.OperationalError:
-                        if write or not reused or not db.broken or attempt == 2:
+                    except psycopg.OperationalError as exc:
+                        broken = db.broken or exc.sqlstate is None
+                        if write or not reused or not broken or attempt == 2:
                             raise
+                        db.close()  # not given back to the pool, so the retry takes a fresh connection
                         log.warning("%s: a pooled connection was broken; retrying the read on a new one", STORE)
         raise AssertionError("unreachable")
 

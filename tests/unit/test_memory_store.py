@@ -306,6 +306,33 @@ def test_postgres_survives_lost_connections(postgres_server: PostgresServer, pos
         store.head(memory.id)
 
 
+def test_postgres_retries_a_read_when_the_socket_closed_before_libpq_marked_the_connection(postgres_url: str) -> None:
+    """psycopg can raise "connection socket closed" (no SQLSTATE) while the connection is not yet marked broken: a
+    read retries once on a fresh connection; an error the server answered (with a SQLSTATE) is not retried."""
+    import psycopg
+
+    store = PostgresMemoryStore(postgres_url)  # its schema call leaves one idle connection: the next call reuses it
+    used: list[object] = []
+
+    def read(db: object) -> int:
+        used.append(db)
+        if len(used) == 1:
+            raise psycopg.OperationalError("connection socket closed")
+        return 1
+
+    assert store._call(read, write=False) == 1
+    assert used[0] is not used[1] and used[0].closed  # type: ignore[attr-defined]  # the first was not given back
+
+    def timed_out(db: object) -> int:
+        used.append(db)
+        raise psycopg.errors.LockNotAvailable("lock timeout")
+
+    with pytest.raises(StoreUnavailable):
+        store._call(timed_out, write=False)
+    assert len(used) == 3  # one try
+    store.close()
+
+
 def test_postgres_calls_wait_for_a_free_connection_then_give_up(postgres_url: str) -> None:
     store = PostgresMemoryStore(postgres_url, pool_size=1, wait_s=0.2)
     memory = store.create("m")
