@@ -130,6 +130,11 @@ class Ledger:
         return [e for e in self.lines if e.get("logger") == "service.access" and e.get("route") == route]
 
 
+def _started(entry: dict[str, object]) -> float:
+    """When an access line's request started: its log time is when it ended."""
+    return float(entry["at"]) - float(entry["duration_ms"]) / 1000  # type: ignore[arg-type]
+
+
 def _epoch(ts: str) -> float:
     seconds = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
     return seconds + int(ts[20:23]) / 1000
@@ -202,22 +207,18 @@ def _sigterm_mid_burst(tiny_models_dir: Path, tmp_path: Path) -> list[dict[str, 
     assert ledger.in_flight >= 1, "nothing was in flight at SIGTERM: the burst was too light to test draining"
     during = [e for e in translations if ledger.sigterm_at <= float(e["at"]) <= ledger.drained_at]  # type: ignore[arg-type]
     assert sum(e["status"] != 503 for e in during) >= ledger.in_flight, during  # new work alone gets 503
-    # New work during the drain: refused with 503 while the socket was open; readiness never 200.
+    # Between SIGTERM and the close: new work refused with 503 while the socket was open; readiness never 200.
     window = [
         e
         for e in ledger.lines
         if e.get("logger") == "service.access" and ledger.sigterm_at <= float(e["at"]) <= ledger.closed_at
     ]  # type: ignore[arg-type]
     # New work, started after SIGTERM (by more than the log's millisecond clock), was refused with 503 not_ready.
-    new_work = [
-        e
-        for e in window
-        if e["route"] == "/translate" and float(e["at"]) - float(e["duration_ms"]) / 1000 > ledger.sigterm_at + 0.002  # type: ignore[arg-type]
-    ]
+    new_work = [e for e in window if e["route"] == "/translate" and _started(e) > ledger.sigterm_at + 0.002]
     assert all(e["status"] == 503 and e["code"] == "not_ready" for e in new_work), new_work
-    # A readiness probe that *started* after SIGTERM never answers 200 (the log time is when it ended).
-    started_after = [e for e in window if float(e["at"]) - float(e["duration_ms"]) / 1000 > ledger.sigterm_at]  # type: ignore[arg-type]
-    assert all(e["status"] == 503 for e in started_after if e["route"] == "/health/ready")
+    # A readiness probe that *started* after SIGTERM never answers 200.
+    probes = [e for e in window if e["route"] == "/health/ready" and _started(e) > ledger.sigterm_at]
+    assert all(e["status"] == 503 for e in probes)
     # Failed connections: only once the socket was closed, and never for a request the server answered.
     failed = [o for o in outcomes if o.error is not None]
     assert all(o.ended >= ledger.closed_at - 0.01 for o in failed), [o for o in failed if o.ended < ledger.closed_at]
