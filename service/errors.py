@@ -186,6 +186,42 @@ class StoreFull(XltError):
     code, status = "store_full", 507
 
 
+class DocumentError(XltError):
+    """A file that cannot be translated as sent (``service.documents``); each subclass one stable code."""
+
+    code, status = "invalid_file", 422
+
+
+class UnsupportedFormat(DocumentError):
+    """The file's extension names no format the service reads."""
+
+    code, status = "unsupported_format", 415
+
+
+class InvalidFile(DocumentError):
+    """The file does not parse as its format (a corrupt zip, a .po syntax error: the message names the line)."""
+
+    code, status = "invalid_file", 422
+
+
+class FileTooLarge(DocumentError):
+    """Over ``XLT_MAX_FILE_BYTES``."""
+
+    code, status = "file_too_large", 413
+
+
+class UnsafeFile(DocumentError):
+    """Refused before it was opened: a zip bomb (entries, total size, ratio) or XML with entities."""
+
+    code, status = "unsafe_file", 422
+
+
+class InvalidEncoding(DocumentError):
+    """Text that does not decode in its format's (declared or default) encoding."""
+
+    code, status = "invalid_encoding", 422
+
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
