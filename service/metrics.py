@@ -21,6 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _EXAMPLE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 _TOKEN_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+_JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -63,6 +64,21 @@ class Metrics:
         self.queue_depth = Gauge(
             "xlt_queue_depth", "Sentences waiting in the queue", ["model"], registry=r,
             multiprocess_mode="livesum",  # workers: the machine's total, without exited workers
+        )  # fmt: skip
+        self.queue_depth_by_priority = Gauge(
+            "xlt_queue_depth_by_priority", "Sentences waiting, by priority class ('interactive' requests, "
+            "'bulk' job segments)", ["model", "priority"], registry=r, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.jobs = Counter(
+            "xlt_jobs", "Background jobs entering each state on this replica (queued, running, done, failed, "
+            "cancelled; running again when a job is resumed or taken over)", ["state"], registry=r,
+        )  # fmt: skip
+        self.jobs_running = Gauge(
+            "xlt_jobs_running", "Background jobs this replica works on now", registry=r, multiprocess_mode="livesum"
+        )
+        self.job_duration = Histogram(
+            "xlt_job_duration_seconds", "Background job time from creation to its end, by final state",
+            ["state"], buckets=_JOB_BUCKETS, registry=r,
         )  # fmt: skip
         self.input_tokens = Counter("xlt_input_tokens", "Source tokens translated", ["model"], registry=r)
         self.output_tokens = Counter("xlt_output_tokens", "Target tokens produced", ["model"], registry=r)

@@ -17,9 +17,13 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from service.engines.base import DecodeOptions, Hypothesis
 from service.errors import Overloaded
+
+Priority = Literal["interactive", "bulk"]  # requests, and background jobs' segments (served after requests)
+PRIORITIES: tuple[Priority, ...] = ("interactive", "bulk")
 
 
 @dataclass(eq=False)
@@ -32,10 +36,13 @@ class WorkItem:
     future: asyncio.Future[Hypothesis]
     submission: int = 0  # set by the scheduler: items of one request share it
     enqueued_at: float = field(default_factory=time.monotonic)
+    priority: Priority = "interactive"
 
     @classmethod
-    def create(cls, tokens: list[str], target: str, options: DecodeOptions) -> WorkItem:
-        return cls(tokens, target, options, asyncio.get_running_loop().create_future())
+    def create(
+        cls, tokens: list[str], target: str, options: DecodeOptions, priority: Priority = "interactive"
+    ) -> WorkItem:
+        return cls(tokens, target, options, asyncio.get_running_loop().create_future(), priority=priority)
 
     @property
     def cost(self) -> int:
