@@ -20,7 +20,12 @@ Parser = Callable[[bytes, FileOptions, str, str, Limits], ParsedDocument]
 
 # extension -> (module under service.documents, media type). Modules are imported on first use: the office
 # libraries cost start-up time and memory that a text-only deployment need not pay.
-EXTENSIONS: dict[str, tuple[str, str]] = {}
+EXTENSIONS: dict[str, tuple[str, str]] = {
+    ".po": ("gettext", "text/x-gettext-translation"),
+    ".pot": ("gettext", "text/x-gettext-translation"),
+    ".xlf": ("xliff", "application/xliff+xml"),
+    ".xliff": ("xliff", "application/xliff+xml"),
+}
 
 
 def _extension(filename: str) -> str:
