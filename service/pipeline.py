@@ -24,6 +24,7 @@ from typing import Literal
 
 from service.batching.batcher import Scheduler
 from service.batching.leases import Leases
+from service.batching.queue import Priority
 from service.engines.base import DecodeOptions, Engine
 from service.engines.registry import ModelRegistry
 from service.errors import (
@@ -225,17 +226,20 @@ class TranslationPipeline:
             plan.pivot = True
         return plan
 
-    async def translate(self, request: TranslateRequest, scope: Scope = ANONYMOUS) -> TranslateResponse:
-        """``scope``: whose translation memories ``request.memory`` may name (the caller's key's)."""
+    async def translate(
+        self, request: TranslateRequest, scope: Scope = ANONYMOUS, *, priority: Priority = "interactive"
+    ) -> TranslateResponse:
+        """``scope``: whose translation memories ``request.memory`` may name (the caller's key's); ``priority``:
+        ``bulk`` for background jobs, whose sentences the batcher serves after every waiting request's."""
         engine = self._registry.get(request.model)
         scheduler = self._schedulers.get(engine.name)
         if scheduler is None or not scheduler.running:
             raise NotReady(f"model {engine.name!r} is not ready")
         with self.leases.hold(scheduler):  # a hot reload retires this scheduler only after we are done
-            return await self._translate(request, engine, scheduler, scope)
+            return await self._translate(request, engine, scheduler, scope, priority)
 
     async def _translate(
-        self, request: TranslateRequest, engine: Engine, scheduler: Scheduler, scope: Scope
+        self, request: TranslateRequest, engine: Engine, scheduler: Scheduler, scope: Scope, priority: Priority
     ) -> TranslateResponse:
         deadline = asyncio.get_running_loop().time() + self._settings.request_timeout_s
         texts = self._texts(request)
@@ -268,7 +272,7 @@ class TranslationPipeline:
                 if guarded and plan.zero_shot and not plan.pivot:
                     sentence.candidates = max(wanted, self._settings.off_target_hypotheses)
 
-        run = Rounds(engine, scheduler, target, options, deadline, self._settings)
+        run = Rounds(engine, scheduler, target, options, deadline, self._settings, priority)
         direct = [s for p in plans if not p.pivot for s in p.pending()]
         await run.translate(direct, [s for p in plans if p.pivot for s in p.pending()])
         if request.strategy == AUTO:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from service.batching.batcher import Scheduler
-from service.batching.queue import WorkItem
+from service.batching.queue import Priority, WorkItem
 from service.engines.base import DecodeOptions, Engine, Hypothesis
 from service.errors import Timeout
 from service.fewshot.format import ExampleTokens, build_source, token_budget
@@ -68,12 +68,13 @@ class Rounds:
     options: DecodeOptions
     deadline: float
     settings: Settings
+    priority: Priority = "interactive"  # "bulk": a background job's sentences, served after requests
 
     async def _round(self, jobs: list[tuple[list[str], str, int]]) -> list[Hypothesis]:
         """``jobs``: (source tokens, target language, hypotheses wanted)."""
         if not jobs:
             return []
-        items = [WorkItem.create(tokens, target, self._options(n)) for tokens, target, n in jobs]
+        items = [WorkItem.create(tokens, target, self._options(n), self.priority) for tokens, target, n in jobs]
         self.scheduler.submit(items)
         remaining = self.deadline - asyncio.get_running_loop().time()
         return await gather_results([i.future for i in items], max(0.0, remaining))
