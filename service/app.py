@@ -24,6 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 from service.access_log import REQUEST_ID_HEADER, AccessLogMiddleware
 from service.auth.guard import Guard
 from service.auth.keys import KEYS_DB, KeyStore
+from service.auth.keys import STORE as KEY_STORE
 from service.batching.batcher import Batcher, BatchPolicy, Scheduler
 from service.batching.direct import DirectScheduler
 from service.batching.executor import EngineExecutor
@@ -34,6 +35,7 @@ from service.engines.priority import lower_new_threads
 from service.engines.registry import EngineLoader, ModelRegistry
 from service.errors import install_error_handlers
 from service.fewshot.memories import Memories, store_opener
+from service.fewshot.store import STORE as MEMORY_STORE
 from service.fewshot.store import MemoryStore
 from service.langid import LanguageDetector, default_detector
 from service.metrics import Metrics
@@ -141,6 +143,7 @@ async def _start(
         settings, registry, state.schedulers, detector, memories=state.memories, leases=leases, metrics=state.metrics
     )
     state.ready = True
+    state.publish_ready()
     log.info(
         "serving %s (default %s), batching %s",
         ", ".join(registry.names()) or "no model",
@@ -201,6 +204,7 @@ def create_app(
     """
     settings = settings if settings is not None else Settings()
     state = AppState(settings=settings, metrics=Metrics())
+    state.metrics.configure(settings.request_timeout_s, stores=(MEMORY_STORE, KEY_STORE))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

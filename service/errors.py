@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 ERROR_CODE_KEY = "xlt_error_code"  # where handlers leave the code in the ASGI scope state for the metrics.
+STORE_KEY = "xlt_error_store"  # and, for a store's failure, the store.
 
 
 class XltError(Exception):
@@ -176,6 +177,10 @@ class StoreUnavailable(XltError):
 
     code, status = "store_unavailable", 503
 
+    def __init__(self, message: str, store: str) -> None:
+        super().__init__(message)
+        self.store = store  # "memory store", "key store": counted in xlt_store_errors_total
+
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
 
@@ -184,6 +189,10 @@ class StoreFull(XltError):
     """The data store's disk (or its size limit) is full; the write was rolled back whole."""
 
     code, status = "store_full", 507
+
+    def __init__(self, message: str, store: str) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class DocumentError(XltError):
@@ -244,8 +253,15 @@ def record_code(scope: MutableMapping[str, Any], code: str) -> None:
     scope.setdefault("state", {})[ERROR_CODE_KEY] = code
 
 
+def record_error(scope: MutableMapping[str, Any], exc: XltError) -> None:
+    """``record_code``, and for a store's failure the store's name too (counted by the metrics middleware)."""
+    record_code(scope, exc.code)
+    if isinstance(exc, StoreUnavailable | StoreFull):
+        scope["state"][STORE_KEY] = exc.store
+
+
 def _render(request: Request, exc: XltError) -> JSONResponse:
-    record_code(request.scope, exc.code)
+    record_error(request.scope, exc)
     return error_response(exc)
 
 

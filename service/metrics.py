@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
@@ -26,6 +27,7 @@ _JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STORE_ERROR_CODES = ("store_unavailable", "store_full")  # service.errors.StoreUnavailable, StoreFull
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db")
 
 
@@ -106,9 +108,36 @@ class Metrics:
             "xlt_memory_hits", "Sentences served from a translation memory (exact) or given its examples (fuzzy)",
             ["model", "kind"], registry=r,
         )  # fmt: skip
+        self.off_target_checks = Counter(
+            "xlt_off_target_checks", "Zero-shot texts the language identifier judged (the off-target rate's base)",
+            ["model"], registry=r,
+        )  # fmt: skip
         self.model_reloads = Counter(
-            "xlt_model_reloads", "Model reloads by result ('ok' or 'error')", ["result"], registry=r
-        )
+            "xlt_model_reloads", "Model reloads by result ('error': the reload failed or a folder failed to load)",
+            ["result"], registry=r,
+        )  # fmt: skip
+        for result in ("ok", "error"):  # at 0 from the start: the first error is an increase alerts can see
+            self.model_reloads.labels(result)
+        self.store_errors = Counter(
+            "xlt_store_errors", "Requests failed by a data store ('memory store', 'key store'), by error code",
+            ["store", "code"], registry=r,
+        )  # fmt: skip
+        self.ready = Gauge(
+            "xlt_ready", "1 while GET /health/ready answers 200, else 0 (starting, draining, a batcher stopped)",
+            registry=r, multiprocess_mode="livemin",  # workers: 0 while any live worker is not ready
+        )  # fmt: skip
+        self.request_timeout = Gauge(
+            "xlt_request_timeout_seconds", "XLT_REQUEST_TIMEOUT_S, for alerts on queue wait as a share of it",
+            registry=r, multiprocess_mode="livemax",
+        )  # fmt: skip
+
+    def configure(self, request_timeout_s: float, stores: Iterable[str]) -> None:
+        """What the settings decide: the request deadline, and each store's error series, at 0 from the start so
+        that an outage's first errors are an increase alerts can see."""
+        self.request_timeout.set(request_timeout_s)
+        for store in stores:
+            for code in STORE_ERROR_CODES:
+                self.store_errors.labels(store, code)
 
     def render(self) -> bytes:
         """This app's registry; with workers, every worker's values combined (from their files)."""

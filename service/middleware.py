@@ -13,7 +13,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.batching.batcher import Scheduler
-from service.errors import ERROR_CODE_KEY, Overloaded, PayloadTooLarge, error_response, record_code
+from service.errors import ERROR_CODE_KEY, STORE_KEY, Overloaded, PayloadTooLarge, error_response, record_code
 from service.metrics import Metrics
 
 
@@ -27,7 +27,8 @@ def route_label(scope: Scope, routes: frozenset[str]) -> str:
 
 
 class MetricsMiddleware:
-    """Counts every HTTP request by route template, status and error code, and times it end to end.
+    """Counts every HTTP request by route template, status and error code, and times it end to end; a request
+    a data store failed is counted by store as well.
 
     ``routes`` are the app's path templates: a request refused before routing (413) is still labelled with
     the route it was sent to; any other unrouted path is ``unmatched`` (labels stay bounded).
@@ -62,6 +63,8 @@ class MetricsMiddleware:
             code = state.get(ERROR_CODE_KEY) or ("ok" if status < 400 else "internal_error")
             self.metrics.requests.labels(route, str(status), code).inc()
             self.metrics.request_duration.labels(route).observe(time.perf_counter() - started)
+            if (store := state.get(STORE_KEY)) is not None:
+                self.metrics.store_errors.labels(store, code).inc()
 
 
 class ShedMiddleware:

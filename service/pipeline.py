@@ -345,6 +345,8 @@ class TranslationPipeline:
             for plan in plans
             if plan.zero_shot and not plan.pivot and plan.pending() and len(_shown(plan)) >= least
         ]  # fmt: skip
+        if judged:
+            self._metrics.off_target_checks.labels(engine.name).inc(len(judged))
 
         def repair() -> list[_TextPlan]:
             """The judged texts still off-target after their sentences' alternatives were tried."""

@@ -144,14 +144,16 @@ class ModelReloader:
             return await self._reload()
 
     async def reload(self) -> ReloadReport:
-        """Compare ``models_dir`` with what is served and apply the difference; one reload at a time."""
+        """Compare ``models_dir`` with what is served and apply the difference; one reload at a time. A folder
+        that failed to load counts the reload as an ``error`` (its previous version serves on, but someone must
+        look)."""
         async with self._lock:
             try:
                 report = await self._reload()
             except Exception:
                 self._metrics.model_reloads.labels("error").inc()
                 raise
-            self._metrics.model_reloads.labels("ok").inc()
+            self._metrics.model_reloads.labels("error" if report.failed else "ok").inc()
             self.reloads += 1
             return report
 

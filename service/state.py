@@ -52,6 +52,11 @@ class AppState:
             return f"batcher not running for {', '.join(stopped)}"
         return None
 
+    def publish_ready(self) -> None:
+        """``xlt_ready`` follows ``ready_reason()``: set when the app turns ready and on every scrape (a batcher
+        that stopped is seen at the next one)."""
+        self.metrics.ready.set(0 if self.ready_reason() is not None else 1)
+
 
 def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.xlt

@@ -72,15 +72,16 @@ def client_error(store: str, exc: BaseException) -> XltError | None:
         if code is None:
             return None
         if code & 0xFF == SQLITE_FULL:
-            return StoreFull(f"the {store} is full: nothing was written")
+            return StoreFull(f"the {store} is full: nothing was written", store)
         reason = _UNAVAILABLE.get(code & 0xFF)
         if reason is not None:
-            return StoreUnavailable(f"the {store} is unavailable ({reason}); retry later")
+            return StoreUnavailable(f"the {store} is unavailable ({reason}); retry later", store)
         return None
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOSPC:
-            return StoreFull(f"the {store} is full: nothing was written")
-        return StoreUnavailable(f"the {store} is unavailable ({exc.strerror or type(exc).__name__}); retry later")
+            return StoreFull(f"the {store} is full: nothing was written", store)
+        reason = exc.strerror or type(exc).__name__
+        return StoreUnavailable(f"the {store} is unavailable ({reason}); retry later", store)
     return None
 
 

@@ -115,13 +115,13 @@ def client_error(exc: BaseException) -> XltError | None:
     if not isinstance(exc, psycopg.Error):
         return None
     if exc.sqlstate == "53100":  # disk_full
-        return StoreFull(f"the {STORE} is full: nothing was written")
+        return StoreFull(f"the {STORE} is full: nothing was written", STORE)
     reason = _reason(exc.sqlstate)
     if reason is None and exc.sqlstate is None and isinstance(exc, psycopg.OperationalError):
         reason = "the database server is unreachable"  # refused, reset, closed: libpq errors have no SQLSTATE
     if reason is None:
         return None
-    return StoreUnavailable(f"the {STORE} is unavailable ({reason}); retry later")
+    return StoreUnavailable(f"the {STORE} is unavailable ({reason}); retry later", STORE)
 
 
 @contextmanager
@@ -164,11 +164,12 @@ class _Pool:
     def connection(self) -> Iterator[tuple[Connection, bool]]:
         """A connection and whether it was reused (an idle one may have died since its last use)."""
         if not self._slots.acquire(timeout=self._wait_s):
-            raise StoreUnavailable(f"the {STORE} is unavailable (all {self._size} connections busy); retry later")
+            busy = f"all {self._size} connections busy"
+            raise StoreUnavailable(f"the {STORE} is unavailable ({busy}); retry later", STORE)
         try:
             with self._lock:
                 if self._closed:
-                    raise StoreUnavailable(f"the {STORE} is closed")
+                    raise StoreUnavailable(f"the {STORE} is closed", STORE)
                 conn = self._idle.pop() if self._idle else None
             reused = conn is not None
             if conn is None:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.auth.deps import authenticate_request
 from service.auth.guard import Caller
-from service.errors import InvalidJson, InvalidRequest, XltError, record_code
+from service.errors import InvalidJson, InvalidRequest, XltError, record_error
 from service.langnames import language_name
 from service.pipeline import TranslationPipeline
 from service.schemas import AUTO, MAX_ALTERNATIVES, DetectRequest, Text, TextFormat, TranslateRequest
@@ -48,7 +48,7 @@ class LibreRoute(APIRoute):
             try:
                 return await handler(request)
             except XltError as exc:
-                record_code(request.scope, exc.code)
+                record_error(request.scope, exc)
                 status = _STATUS.get(exc.status, exc.status)
                 return JSONResponse({"error": exc.message}, status_code=status, headers=exc.headers())
 

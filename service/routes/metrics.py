@@ -26,4 +26,5 @@ def check_token(request: Request, state: Annotated[AppState, Depends(get_state)]
 
 @router.get("/metrics", response_class=Response, include_in_schema=False, dependencies=[Depends(check_token)])
 async def metrics(state: Annotated[AppState, Depends(get_state)]) -> Response:
+    state.publish_ready()
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
