@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: run test lint typecheck pytest bench bench-reliability model clean-venv
+.PHONY: run test lint typecheck pytest system-deps bench bench-reliability model clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,19 @@ pytest: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# The system tools some tests drive for real (.ci/system-packages.txt: docker-compose, chromium, PostgreSQL,
+# Prometheus, Apertium), from apt on Debian/Ubuntu; needs root (runs apt-get through sudo otherwise). Without them
+# those tests skip, and the run ends listing them; .ci/run installs them this way and requires them.
+SYSTEM_PACKAGES = $(shell awk '{print $$1}' .ci/system-packages.txt)
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+
+system-deps:
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f '$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)"; \
+	if [ -z "$$missing" ]; then echo "system-deps: all installed: $(SYSTEM_PACKAGES)"; else \
+		echo "system-deps: installing" $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 
 # Serving benchmark (~30 min): the shipped model into German, then into five languages taken in turn (its held-back
 # pieces make one engine call per target language), then into German with and without those pieces in turn (what

@@ -1,8 +1,8 @@
 """A throwaway PostgreSQL server for the tests: ``initdb`` in a temporary folder, ``postgres`` on 127.0.0.1.
 
 Why a real server and not a mock: the store's worth is in what PostgreSQL does (transactions, row locks,
-upserts, dropped connections). The server binaries come from the OS (Debian: ``apt-get install -y postgresql``);
-without them the PostgreSQL tests fail with that hint rather than skip, so CI cannot pass without running them.
+upserts, dropped connections). The server binaries come from the OS (Debian: ``apt-get install -y postgresql``, or
+``XLT_TEST_PG_BIN``); without them the PostgreSQL tests skip with that hint, and fail in CI (``tests/system_tools.py``).
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user.
 """
 
@@ -21,10 +21,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-INSTALL_HINT = (
-    "the PostgreSQL memory-store tests need the PostgreSQL server binaries (initdb, postgres): "
-    "apt-get install -y postgresql (Debian/Ubuntu), or set XLT_TEST_PG_BIN to the folder holding them"
-)
 USER = "xlt"
 DATABASE = "xlt"  # created at start, as in docker/compose.yaml
 

@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.system_tools import need
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
@@ -345,9 +347,7 @@ def xlt_services(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_compose_passes_docker_compose_config() -> None:
     """Debian's docker-compose 1.29 reads the file as a user's ``docker-compose up`` would (no engine needed)."""
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.fail("docker-compose is missing: apt-get install docker-compose (.ci/run installs it)")
+    binary = need("docker-compose", "docker-compose")
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     command = [binary, "-f", str(COMPOSE), "--profile", "gpu", "--profile", "scale", "config", "--services"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)

@@ -4,7 +4,8 @@ against real uvicorn on a free 127.0.0.1 port serving the tiny real engine.
 Why these steps: they are what a first-time user does: type, see a translation with its model and latency,
 let the language be detected, hit an error (a text over the server's limit, a busy server), and open the page
 on a phone. Screenshots are kept under ``tests/e2e/artifacts/`` (``XLT_E2E_ARTIFACTS`` moves them). Skips when
-Playwright or Chromium is missing (``apt-get install chromium``; no ``playwright install`` needed).
+Playwright or Chromium is missing (``apt-get install chromium``, or ``XLT_CHROMIUM``; no ``playwright install``
+needed), and fails without Chromium in CI (``tests/system_tools.py``).
 """
 
 from __future__ import annotations
@@ -12,19 +13,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import SERVER_ENV, Server, start_server, stop_server
+from tests.system_tools import need
 
 pytest.importorskip("playwright.sync_api")
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-CHROMIUM = os.environ.get("XLT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("XLT_E2E_ARTIFACTS") or Path(__file__).parent / "artifacts")
 ARGS = [
     "--headless",
@@ -36,8 +36,6 @@ ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 30_000  # a bound for each wait on the page; a loaded CI machine translates slower, never wrongly
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium executable (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +49,9 @@ def server(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    executable = need("chromium", "chromium", alternatives=("chromium-browser",), override="XLT_CHROMIUM")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True, timeout=WAIT_MS)
+        chromium = playwright.chromium.launch(executable_path=executable, args=ARGS, headless=True, timeout=WAIT_MS)
         yield chromium
         chromium.close()
 
