@@ -108,34 +108,34 @@ def _reason(sqlstate: str | None) -> str | None:
     return _UNAVAILABLE.get(sqlstate) or _UNAVAILABLE.get(sqlstate[:3]) or _UNAVAILABLE.get(sqlstate[:2])
 
 
-def client_error(exc: BaseException) -> XltError | None:
+def client_error(exc: BaseException, store: str = STORE) -> XltError | None:
     """The client-visible error for a PostgreSQL failure, or None when it is a bug (left as a 500)."""
     import psycopg
 
     if not isinstance(exc, psycopg.Error):
         return None
     if exc.sqlstate == "53100":  # disk_full
-        return StoreFull(f"the {STORE} is full: nothing was written", STORE)
+        return StoreFull(f"the {store} is full: nothing was written", store)
     reason = _reason(exc.sqlstate)
     if reason is None and exc.sqlstate is None and isinstance(exc, psycopg.OperationalError):
         reason = "the database server is unreachable"  # refused, reset, closed: libpq errors have no SQLSTATE
     if reason is None:
         return None
-    return StoreUnavailable(f"the {STORE} is unavailable ({reason}); retry later", STORE)
+    return StoreUnavailable(f"the {store} is unavailable ({reason}); retry later", store)
 
 
 @contextmanager
-def _store_errors() -> Iterator[None]:
+def _store_errors(store: str = STORE) -> Iterator[None]:
     """As ``service.storage.store_errors`` for SQLite: outages -> 503 ``store_unavailable``, a full disk -> 507."""
     import psycopg
 
     try:
         yield
     except psycopg.Error as exc:
-        error = client_error(exc)
+        error = client_error(exc, store)
         if error is None:
             raise
-        log.error("%s failure: %s", STORE, exc)
+        log.error("%s failure: %s", store, exc)
         raise error from exc
 
 
@@ -151,8 +151,9 @@ class _Pool:
     A broken connection is closed, not returned; so are the idle ones, which a server restart broke as well.
     """
 
-    def __init__(self, connect: Callable[[], Connection], size: int, wait_s: float) -> None:
+    def __init__(self, connect: Callable[[], Connection], size: int, wait_s: float, store: str = STORE) -> None:
         self._connect = connect
+        self._store = store
         self._size = size
         self._wait_s = wait_s
         self._slots = threading.BoundedSemaphore(size)
@@ -165,11 +166,11 @@ class _Pool:
         """A connection and whether it was reused (an idle one may have died since its last use)."""
         if not self._slots.acquire(timeout=self._wait_s):
             busy = f"all {self._size} connections busy"
-            raise StoreUnavailable(f"the {STORE} is unavailable ({busy}); retry later", STORE)
+            raise StoreUnavailable(f"the {self._store} is unavailable ({busy}); retry later", self._store)
         try:
             with self._lock:
                 if self._closed:
-                    raise StoreUnavailable(f"the {STORE} is closed", STORE)
+                    raise StoreUnavailable(f"the {self._store} is closed", self._store)
                 conn = self._idle.pop() if self._idle else None
             reused = conn is not None
             if conn is None:
@@ -204,24 +205,30 @@ class _Pool:
             conn.close()
 
 
-class PostgresMemoryStore:
-    """Memories in PostgreSQL, shared by every replica given the same URL; the schema is created on first use.
+class Database:
+    """A small pool of connections to one PostgreSQL database, and calls on it whose failures read as ``store``'s
+    (503 ``store_unavailable``, 507 ``store_full``). Shared by the stores that live in PostgreSQL (memories, jobs).
 
     ``pool_size`` bounds the connections of this process (the default worker pool runs a few dozen threads;
     the server's ``max_connections`` is shared by all replicas); a call waits up to ``wait_s`` for one, and a
-    write waits up to ``wait_s`` for another replica's lock on the same memory, like SQLite's busy timeout.
+    write waits up to ``wait_s`` for another replica's row lock, like SQLite's busy timeout.
     """
 
-    def __init__(self, url: str, pool_size: int = 8, wait_s: float = 30.0) -> None:
+    def __init__(self, url: str, store: str, pool_size: int = 8, wait_s: float = 30.0) -> None:
         self._conninfo = conninfo(url)
         self._wait_s = wait_s
-        self._pool = _Pool(self._connect, pool_size, wait_s)
+        self.store = store
+        self.pool = _Pool(self._connect, pool_size, wait_s, store)
 
-        def create_schema(db: Connection) -> None:
+    def create_schema(self, schema: str) -> None:
+        """Run ``schema`` (``IF NOT EXISTS`` statements) under an advisory lock: replicas starting at the same
+        moment would otherwise race on the catalog's unique index."""
+
+        def create(db: Connection) -> None:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            db.execute(_SCHEMA)  # IF NOT EXISTS: idempotent
+            db.execute(schema)  # our own constant text, never client input
 
-        self._call(create_schema, write=True)
+        self.call(create, write=True)
 
     def _connect(self) -> Connection:
         import psycopg
@@ -230,7 +237,7 @@ class PostgresMemoryStore:
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(self._wait_s * 1000)}ms",))
         return conn
 
-    def _call(self, work: Callable[[Connection], T], *, write: bool) -> T:
+    def call(self, work: Callable[[Connection], T], *, write: bool) -> T:
         """Run ``work`` on a pooled connection: a write in one transaction, committed before this returns.
 
         A read that fails on a reused connection which turns out broken (the server restarted since) is retried
@@ -240,9 +247,9 @@ class PostgresMemoryStore:
         """
         import psycopg
 
-        with _store_errors():
+        with _store_errors(self.store):
             for attempt in (1, 2):
-                with self._pool.connection() as (db, reused):
+                with self.pool.connection() as (db, reused):
                     try:
                         if not write:
                             return work(db)
@@ -253,8 +260,24 @@ class PostgresMemoryStore:
                         if write or not reused or not broken or attempt == 2:
                             raise
                         db.close()  # not given back to the pool, so the retry takes a fresh connection
-                        log.warning("%s: a pooled connection was broken; retrying the read on a new one", STORE)
+                        log.warning("%s: a pooled connection was broken; retrying the read on a new one", self.store)
         raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class PostgresMemoryStore:
+    """Memories in PostgreSQL, shared by every replica given the same URL; the schema is created on first use.
+
+    ``pool_size`` and ``wait_s``: as for ``Database``.
+    """
+
+    def __init__(self, url: str, pool_size: int = 8, wait_s: float = 30.0) -> None:
+        self._db = Database(url, STORE, pool_size, wait_s)
+        self._pool = self._db.pool
+        self._call = self._db.call
+        self._db.create_schema(_SCHEMA)
 
     def create(self, name: str, owner: str | None = None) -> MemoryInfo:
         _check_text(name)
@@ -350,4 +373,4 @@ class PostgresMemoryStore:
         return [Entry(*row) for row in self._call(read, write=False)]
 
     def close(self) -> None:
-        self._pool.close()
+        self._db.close()
