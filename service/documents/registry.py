@@ -18,13 +18,20 @@ from service.documents.base import (
 
 Parser = Callable[[bytes, FileOptions, str, str, Limits], ParsedDocument]
 
-# extension -> (module under service.documents, media type). Modules are imported on first use: the office
-# libraries cost start-up time and memory that a text-only deployment need not pay.
+# extension -> ("module under service.documents[:its parse function, default parse]", media type). Modules are
+# imported on first use: the office libraries cost start-up time and memory that a text-only deployment need not pay.
 EXTENSIONS: dict[str, tuple[str, str]] = {
     ".po": ("gettext", "text/x-gettext-translation"),
     ".pot": ("gettext", "text/x-gettext-translation"),
     ".xlf": ("xliff", "application/xliff+xml"),
     ".xliff": ("xliff", "application/xliff+xml"),
+    ".srt": ("subtitles:parse_srt", "application/x-subrip"),
+    ".vtt": ("subtitles:parse_vtt", "text/vtt"),
+    ".txt": ("text:parse_txt", "text/plain; charset=utf-8"),
+    ".html": ("text:parse_html", "text/html"),
+    ".htm": ("text:parse_html", "text/html"),
+    ".md": ("markdown", "text/markdown; charset=utf-8"),
+    ".markdown": ("markdown", "text/markdown; charset=utf-8"),
 }
 
 
@@ -50,8 +57,9 @@ def output_filename(filename: str, target: str) -> str:
 def _parser(extension: str) -> Parser:
     import importlib
 
-    module = importlib.import_module(f"service.documents.{EXTENSIONS[extension][0]}")
-    parser: Parser = module.parse
+    name, _, function = EXTENSIONS[extension][0].partition(":")
+    module = importlib.import_module(f"service.documents.{name}")
+    parser: Parser = getattr(module, function or "parse")
     return parser
 
 
