@@ -289,6 +289,14 @@ class MemoryPairCount(BaseModel):
     entries: int
 
 
+class MemoryPairStats(MemoryPairCount):
+    unreviewed: int = Field(
+        default=0,
+        description="of them, entries a job wrote back (`store: true`) that no person has written since; writing "
+        "the same source through `/entries` or an import marks it reviewed",
+    )
+
+
 class Memory(BaseModel):
     model_config = _examples(
         {
@@ -296,7 +304,7 @@ class Memory(BaseModel):
             "name": "product glossary",
             "created_at": 1767225600.0,
             "revision": 3,
-            "pairs": [{"source_lang": "en", "target_lang": "de", "entries": 120}],
+            "pairs": [{"source_lang": "en", "target_lang": "de", "entries": 120, "unreviewed": 0}],
         }
     )
 
@@ -304,7 +312,7 @@ class Memory(BaseModel):
     name: str
     created_at: float = Field(description="Unix time")
     revision: int = Field(description="bumped by every write")
-    pairs: list[MemoryPairCount] = Field(default_factory=list)
+    pairs: list[MemoryPairStats] = Field(default_factory=list)
 
 
 class MemoryList(BaseModel):

@@ -110,9 +110,11 @@ class Memories:
         target_lang: str,
         pairs: Sequence[tuple[str, str]],
         scope: Scope = ANONYMOUS,
+        reviewed: bool = True,
     ) -> int:
+        """``reviewed=False``: machine translations (a job's ``store: true``), flagged so; see ``MemoryStore.add``."""
         self.require(memory_id, scope)
-        revision = self.store.add(memory_id, source_lang, target_lang, pairs)
+        revision = self.store.add(memory_id, source_lang, target_lang, pairs, reviewed)
         self._current((memory_id, source_lang, target_lang), revision)
         return revision
 

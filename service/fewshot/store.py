@@ -5,6 +5,8 @@ memories need a server database (PostgreSQL) behind the same few calls. Every wr
 so what the API acknowledged survives a crash (WAL, ``synchronous=FULL``); a failed write (locked database, full
 disk) is rolled back whole and answered 503 ``store_unavailable`` or 507 ``store_full``. Each write bumps the memory's
 ``revision`` and stamps its entries with it: an index in any replica catches up by reading only newer entries.
+Entries written by machine (a background job's ``store: true``) are flagged unreviewed: they serve lookups like any
+other, never replace an entry a person wrote, and become reviewed when a person writes the same source.
 Calls block; the service makes them from worker threads.
 """
 
@@ -50,6 +52,7 @@ class PairCount:
     source_lang: str
     target_lang: str
     entries: int
+    unreviewed: int = 0  # machine-written entries no person has written since
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,17 @@ class MemoryStore(Protocol):
 
     def delete(self, memory_id: str) -> None: ...
 
-    def add(self, memory_id: str, source_lang: str, target_lang: str, pairs: Sequence[tuple[str, str]]) -> int:
-        """Insert or replace entries (keyed by normalized source); returns the new revision, committed."""
+    def add(
+        self,
+        memory_id: str,
+        source_lang: str,
+        target_lang: str,
+        pairs: Sequence[tuple[str, str]],
+        reviewed: bool = True,
+    ) -> int:
+        """Insert or replace entries (keyed by normalized source); returns the new revision, committed.
+
+        ``reviewed=False`` (machine translations): flagged unreviewed, and an existing reviewed entry is kept."""
         ...
 
     def head(self, memory_id: str) -> Head | None:
@@ -121,6 +133,7 @@ CREATE TABLE IF NOT EXISTS entries (
     source TEXT NOT NULL,
     target TEXT NOT NULL,
     revision INTEGER NOT NULL,
+    reviewed INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (memory_id, source_lang, target_lang, source)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_revision ON entries (memory_id, source_lang, target_lang, revision);
@@ -142,6 +155,9 @@ class SQLiteMemoryStore:
             columns = {row[1] for row in self._writer.execute("PRAGMA table_info(memories)")}
             if "owner" not in columns:  # a store written before memories had owners: theirs stay unowned
                 self._writer.execute("ALTER TABLE memories ADD COLUMN owner TEXT")
+            columns = {row[1] for row in self._writer.execute("PRAGMA table_info(entries)")}
+            if "reviewed" not in columns:  # written before the flag: every entry came from a person
+                self._writer.execute("ALTER TABLE entries ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 1")
             self._reader = connect(path, busy_timeout_s=busy_timeout_s)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -171,7 +187,7 @@ class SQLiteMemoryStore:
             if row is None:
                 raise MemoryNotFound(f"memory {memory_id} not found")
             counts = db.execute(
-                "SELECT source_lang, target_lang, COUNT(*) FROM entries WHERE memory_id = ? "
+                "SELECT source_lang, target_lang, COUNT(*), SUM(1 - reviewed) FROM entries WHERE memory_id = ? "
                 "GROUP BY source_lang, target_lang ORDER BY source_lang, target_lang",
                 (memory_id,),
             ).fetchall()
@@ -187,7 +203,15 @@ class SQLiteMemoryStore:
             if db.execute("DELETE FROM memories WHERE id = ?", (memory_id,)).rowcount == 0:
                 raise MemoryNotFound(f"memory {memory_id} not found")
 
-    def add(self, memory_id: str, source_lang: str, target_lang: str, pairs: Sequence[tuple[str, str]]) -> int:
+    def add(
+        self,
+        memory_id: str,
+        source_lang: str,
+        target_lang: str,
+        pairs: Sequence[tuple[str, str]],
+        reviewed: bool = True,
+    ) -> int:
+        keep_reviewed = "" if reviewed else " WHERE entries.reviewed = 0"  # a person's entry is never replaced
         with self._write() as db:
             row = db.execute(
                 "UPDATE memories SET revision = revision + 1 WHERE id = ? RETURNING revision", (memory_id,)
@@ -196,10 +220,11 @@ class SQLiteMemoryStore:
                 raise MemoryNotFound(f"memory {memory_id} not found")
             revision: int = row[0]
             db.executemany(
-                "INSERT INTO entries (memory_id, source_lang, target_lang, source, target, revision) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (memory_id, source_lang, target_lang, source) "
-                "DO UPDATE SET target = excluded.target, revision = excluded.revision",
-                ((memory_id, source_lang, target_lang, normalize(s), t, revision) for s, t in pairs),
+                "INSERT INTO entries (memory_id, source_lang, target_lang, source, target, revision, reviewed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (memory_id, source_lang, target_lang, source) "
+                "DO UPDATE SET target = excluded.target, revision = excluded.revision, reviewed = excluded.reviewed"
+                + keep_reviewed,
+                ((memory_id, source_lang, target_lang, normalize(s), t, revision, int(reviewed)) for s, t in pairs),
             )
         return revision
 

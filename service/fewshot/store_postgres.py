@@ -60,8 +60,10 @@ CREATE TABLE IF NOT EXISTS xlt_memory_entries (
     source TEXT NOT NULL,
     target TEXT NOT NULL,
     revision BIGINT NOT NULL,
+    reviewed BOOLEAN NOT NULL DEFAULT TRUE,
     PRIMARY KEY (memory_id, source_lang, target_lang, source_key)
 );
+ALTER TABLE xlt_memory_entries ADD COLUMN IF NOT EXISTS reviewed BOOLEAN NOT NULL DEFAULT TRUE;
 CREATE INDEX IF NOT EXISTS xlt_memory_entries_by_revision
     ON xlt_memory_entries (memory_id, source_lang, target_lang, revision);
 """
@@ -300,7 +302,8 @@ class PostgresMemoryStore:
                 if row is None:
                     raise MemoryNotFound(f"memory {memory_id} not found")
                 counts = db.execute(
-                    "SELECT source_lang, target_lang, COUNT(*) FROM xlt_memory_entries WHERE memory_id = %s "
+                    "SELECT source_lang, target_lang, COUNT(*), COUNT(*) FILTER (WHERE NOT reviewed) "
+                    "FROM xlt_memory_entries WHERE memory_id = %s "
                     "GROUP BY source_lang, target_lang ORDER BY source_lang, target_lang",
                     (memory_id,),
                 ).fetchall()
@@ -322,7 +325,15 @@ class PostgresMemoryStore:
 
         self._call(remove, write=True)
 
-    def add(self, memory_id: str, source_lang: str, target_lang: str, pairs: Sequence[tuple[str, str]]) -> int:
+    def add(
+        self,
+        memory_id: str,
+        source_lang: str,
+        target_lang: str,
+        pairs: Sequence[tuple[str, str]],
+        reviewed: bool = True,
+    ) -> int:
+        keep_reviewed = "" if reviewed else " WHERE NOT xlt_memory_entries.reviewed"  # a person's entry stays
         latest: dict[str, str] = {}  # one row per normalized source, the last one winning as in SQLite
         for source, target in pairs:
             key = normalize(source)
@@ -344,12 +355,13 @@ class PostgresMemoryStore:
             for chunk_sources, chunk_targets in rows:  # one statement per chunk, not one round trip per entry
                 db.execute(
                     "INSERT INTO xlt_memory_entries "
-                    "(memory_id, source_lang, target_lang, source_key, source, target, revision) "
-                    "SELECT %s, %s, %s, sha256(convert_to(s, 'UTF8')), s, t, %s "
+                    "(memory_id, source_lang, target_lang, source_key, source, target, revision, reviewed) "
+                    "SELECT %s, %s, %s, sha256(convert_to(s, 'UTF8')), s, t, %s, %s "
                     "FROM unnest(%s::text[], %s::text[]) AS batch(s, t) "
                     "ON CONFLICT (memory_id, source_lang, target_lang, source_key) "
-                    "DO UPDATE SET source = excluded.source, target = excluded.target, revision = excluded.revision",
-                    (memory_id, source_lang, target_lang, revision, chunk_sources, chunk_targets),
+                    "DO UPDATE SET source = excluded.source, target = excluded.target, revision = excluded.revision, "
+                    "reviewed = excluded.reviewed" + keep_reviewed,
+                    (memory_id, source_lang, target_lang, revision, reviewed, chunk_sources, chunk_targets),
                 )
             return revision
 

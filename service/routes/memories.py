@@ -19,7 +19,15 @@ from service.errors import EmptyText, InvalidRequest, TextTooLong, error_body
 from service.fewshot.imports import Pairs, parse_tmx, parse_tsv
 from service.fewshot.memories import Memories, Scope
 from service.fewshot.store import MemoryInfo, check_memory_id
-from service.schemas import Memory, MemoryCreate, MemoryEntries, MemoryList, MemoryPairCount, MemoryWrite
+from service.schemas import (
+    Memory,
+    MemoryCreate,
+    MemoryEntries,
+    MemoryList,
+    MemoryPairCount,
+    MemoryPairStats,
+    MemoryWrite,
+)
 from service.settings import Settings
 from service.state import get_memories, get_state
 
@@ -60,7 +68,10 @@ def _memory(info: MemoryInfo) -> Memory:
         created_at=info.created_at,
         revision=info.revision,
         pairs=[
-            MemoryPairCount(source_lang=p.source_lang, target_lang=p.target_lang, entries=p.entries) for p in info.pairs
+            MemoryPairStats(
+                source_lang=p.source_lang, target_lang=p.target_lang, entries=p.entries, unreviewed=p.unreviewed
+            )
+            for p in info.pairs
         ],
     )
 

@@ -62,7 +62,8 @@ async def test_crud(app_client: AppClient) -> None:
             "written": [{"source_lang": "en", "target_lang": "de", "entries": 2}],
         }
         got = (await client.get(f"/memories/{memory_id}")).json()
-        assert got["revision"] == 1 and got["pairs"] == [{"source_lang": "en", "target_lang": "de", "entries": 2}]
+        pairs = [{"source_lang": "en", "target_lang": "de", "entries": 2, "unreviewed": 0}]
+        assert got["revision"] == 1 and got["pairs"] == pairs
         assert [m["id"] for m in (await client.get("/memories")).json()["memories"]] == [memory_id]
         assert (await client.delete(f"/memories/{memory_id}")).status_code == 204
         assert_error(await client.get(f"/memories/{memory_id}"), 404, "memory_not_found")

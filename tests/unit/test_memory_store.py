@@ -120,6 +120,36 @@ def test_writes_upsert_and_bump_the_revision(store: MemoryStore) -> None:
         store.add(uuid.uuid4().hex, "en", "de", [("a", "b")])
 
 
+def test_machine_entries_are_flagged_unreviewed_and_never_replace_a_persons(store: MemoryStore) -> None:
+    memory = store.create("m")
+    store.add(memory.id, "en", "de", [("Yes", "Ja")])  # a person's
+    store.add(memory.id, "en", "de", [("Yes", "Jawohl"), ("No", "Nein?"), ("Maybe", "Vielleicht")], reviewed=False)
+    assert [(p.entries, p.unreviewed) for p in store.get(memory.id).pairs] == [(3, 2)]
+    store.add(memory.id, "en", "de", [("No", "Nee")], reviewed=False)  # machine over machine: replaced
+    store.add(memory.id, "en", "de", [("Maybe", "Vielleicht")])  # a person writes it: reviewed now
+    assert [(p.entries, p.unreviewed) for p in store.get(memory.id).pairs] == [(3, 1)]
+    latest = {e.source: e.target for e in store.entries_since(memory.id, "en", "de", 0)}
+    assert latest == {"Yes": "Ja", "No": "Nee", "Maybe": "Vielleicht"}
+
+
+def test_a_store_from_before_the_reviewed_flag_counts_every_entry_reviewed(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE memories (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at REAL NOT NULL, "
+                   "revision INTEGER NOT NULL DEFAULT 0, owner TEXT)")  # fmt: skip
+        db.execute("CREATE TABLE entries (memory_id TEXT NOT NULL, source_lang TEXT NOT NULL, target_lang TEXT "
+                   "NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL, revision INTEGER NOT NULL, "
+                   "PRIMARY KEY (memory_id, source_lang, target_lang, source)) WITHOUT ROWID")  # fmt: skip
+        db.execute("INSERT INTO memories VALUES (?, 'old', 0, 1, NULL)", ("a" * 32,))
+        db.execute("INSERT INTO entries VALUES (?, 'en', 'de', 'Yes', 'Ja', 1)", ("a" * 32,))
+    db.close()
+    store = SQLiteMemoryStore(path)
+    try:
+        assert [(p.entries, p.unreviewed) for p in store.get("a" * 32).pairs] == [(1, 0)]
+    finally:
+        store.close()
+
+
 def test_committed_writes_survive_a_crash_and_a_restart(open_store: OpenStore) -> None:
     first = open_store()
     memory = first.create("m")
