@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from training.finetune import finetune
+from training.tensorboard_log import BLEU_PREFIX
 
 
 def dev_scores(run: Path) -> dict[int, dict[str, float]]:
@@ -49,7 +50,8 @@ def markdown(ablation: dict[str, Any]) -> list[str]:
     steps = list(ablation["steps"])
     if not steps:
         return ["No step at which both runs were evaluated."]
-    directions = sorted(k for k in ablation["steps"][steps[0]]["pretrained"] if k != "chrf")
+    scores = ablation["steps"][steps[0]]["pretrained"]
+    directions = sorted(k for k in scores if "-" in k and BLEU_PREFIX not in k)  # chrF per direction
     head = " | ".join(f"pretrained @{s} | scratch @{s}" for s in steps)
     lines = [f"| direction | {head} |", "|---|" + "---|---|" * len(steps)]
     for d in [*directions, "chrf"]:

@@ -47,7 +47,9 @@ def adapt(
     tokens_per_step: int = 1500,
     force: bool = False,
     seed: int = 1,
+    logdir: Path | None = None,
 ) -> dict[str, object]:
+    """``logdir``: where the TensorBoard curves go (by default into the work folder, which is removed at the end)."""
     from transformers import MarianMTModel
 
     manifest = Manifest.load(model_dir)
@@ -93,6 +95,7 @@ def adapt(
             eval_every=0,
             seed=seed,
             label_smoothing=0.1,
+            tensorboard=logdir,
         )
         train(model, sampler, cfg, pad=vocab.pad)
         directions = work / "directions.json"

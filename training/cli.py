@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--steps", type=int, default=60)
     a.add_argument("--lr", type=float, default=1e-4)
     a.add_argument("--force", action="store_true")
+    a.add_argument("--logdir", type=Path, default=None, help="TensorBoard event files (default runs/adapt/OUT-NAME)")
 
     c = sub.add_parser("convert", help="HF checkpoint -> CTranslate2 engine folder, with a parity check")
     c.add_argument("checkpoint", help="checkpoint folder or hub id")
@@ -317,11 +318,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         from training.adapt import adapt
 
         out = args.out or args.model.with_name(f"{args.model.name}-adapted")
-        print(
-            json.dumps(
-                adapt(args.model, args.pairs, args.src, args.tgt, out, steps=args.steps, lr=args.lr, force=args.force)
-            )
+        logdir = args.logdir or Path("runs/adapt") / out.name
+        result = adapt(
+            args.model,
+            args.pairs,
+            args.src,
+            args.tgt,
+            out,
+            steps=args.steps,
+            lr=args.lr,
+            force=args.force,
+            logdir=logdir,
         )
+        print(json.dumps(result))
         return 0
     if args.command == "convert":
         from training.convert import convert_with_parity

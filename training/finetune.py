@@ -30,6 +30,7 @@ from training.corpus import (
 from training.decode import translate
 from training.model import Architecture, build_model
 from training.sampling import PairSampler
+from training.tensorboard_log import BLEU_PREFIX
 from training.trainer import TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,27 @@ def dev_evaluator(dev: Path, vocab_path: Path, langs: set[str] | None, per_direc
         sets[(src, tgt)] = ([r[0] for r in rows], [r[1] for r in rows])
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        scores = {}
-        for (src, tgt), (sources, refs) in sets.items():
-            hyps = translate(model, vocab, sources, tgt)
-            scores[f"{src}-{tgt}"] = round(sacrebleu.corpus_chrf(hyps, [refs]).score, 2)
-        scores["chrf"] = round(sum(scores.values()) / max(len(scores), 1), 2)
-        return scores
+        outputs = {
+            (src, tgt): (translate(model, vocab, sources, tgt), refs) for (src, tgt), (sources, refs) in sets.items()
+        }
+        return dev_scores(outputs)
 
     return evaluate
+
+
+def dev_scores(outputs: dict[tuple[str, str], tuple[list[str], list[str]]]) -> dict[str, float]:
+    """chrF per direction (``src-tgt``) and their mean ``chrf`` (which picks the best checkpoint), then BLEU per
+    direction (``bleu:src-tgt``) and its mean ``bleu``, for the TensorBoard curves."""
+    chrf = {f"{s}-{t}": round(sacrebleu.corpus_chrf(h, [r]).score, 2) for (s, t), (h, r) in outputs.items()}
+    bleu = {
+        f"{BLEU_PREFIX}{s}-{t}": round(sacrebleu.corpus_bleu(h, [r]).score, 2) for (s, t), (h, r) in outputs.items()
+    }
+    return {
+        **chrf,
+        "chrf": round(sum(chrf.values()) / max(len(chrf), 1), 2),
+        **bleu,
+        "bleu": round(sum(bleu.values()) / max(len(bleu), 1), 2),
+    }
 
 
 def finetune(
@@ -250,7 +264,7 @@ def _pretrained_evaluator(
             sets[(src, tgt)] = rows
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        scores = {}
+        outputs = {}
         for (src, tgt), rows in sets.items():
             source_ids, _ = family.encode([r[0] for r in rows], [r[1] for r in rows], src, tgt)
             width = max(len(s) for s in source_ids)
@@ -265,8 +279,7 @@ def _pretrained_evaluator(
                     **family.generate_kwargs(tgt),
                 )
             hyps = family.tokenizer.batch_decode(gen, skip_special_tokens=True)
-            scores[f"{src}-{tgt}"] = round(sacrebleu.corpus_chrf(hyps, [[r[1] for r in rows]]).score, 2)
-        scores["chrf"] = round(sum(scores.values()) / max(len(scores), 1), 2)
-        return scores
+            outputs[(src, tgt)] = (hyps, [r[1] for r in rows])
+        return dev_scores(outputs)
 
     return evaluate

@@ -3,7 +3,8 @@
 Each step draws sub-batches, one per sampled language pair (or language, when pretraining), and the step's loss is
 their sum, ``L = sum_pairs l_pair``, each ``l_pair`` the mean token loss of that pair's sub-batch. Runs are
 resumable: ``state.pt`` (model, optimizer, step, elapsed time, RNG, history) is written atomically every few
-minutes, so an interrupted run loses minutes, not hours. The best dev checkpoint is kept in ``best/``.
+minutes, so an interrupted run loses minutes, not hours. The best dev checkpoint is kept in ``best/``, and the
+TensorBoard curves in ``tensorboard/`` (``training.tensorboard_log``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from training.batching import Example, collate
+from training.tensorboard_log import TrainingBoard
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class TrainConfig:
     eval_every: int = 300  # steps between dev evaluations
     seed: int = 1
     threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    tensorboard: Path | None = None  # folder of the TensorBoard event files (default OUT/tensorboard)
 
 
 SubBatch = tuple[str, list[Example]]  # (pair name, examples)
@@ -114,6 +117,7 @@ def train(
         rng.setstate(state["rng"])
         log.info("resumed %s at step %d (%.1f min spent)", cfg.out, step, elapsed / 60)
     save = save_model or (lambda m, p: m.save_pretrained(p))  # type: ignore[operator]
+    board = TrainingBoard(cfg.tensorboard or cfg.out / "tensorboard", purge_step=step + 1 if step else None)
 
     def checkpoint() -> None:
         _save_state(
@@ -139,6 +143,7 @@ def train(
             scores = evaluate(model)
         model.train()
         history.append({"step": step, "eval": scores})
+        board.evaluation(step, scores)
         score = scores.get("chrf", -scores.get("loss", 0.0))
         log.info("step %d dev %s", step, json.dumps(scores))
         if score > best:
@@ -151,6 +156,7 @@ def train(
     started, last_save = time.monotonic() - elapsed, time.monotonic()
     bar = tqdm(total=int(budget), initial=int(elapsed), unit="s", desc=cfg.out.name, mininterval=10)
     while step < cfg.max_steps and elapsed < budget and not stop.requested:
+        step_started, tokens = time.monotonic(), 0
         for group in optim.param_groups:
             group["lr"] = _lr(step + 1, cfg)
         optim.zero_grad(set_to_none=True)
@@ -159,12 +165,14 @@ def train(
             loss = pair_loss(model, batch, pad, cfg.label_smoothing)
             loss.backward()  # gradients add up across pairs: the step's loss is the sum of per-pair losses
             losses[name] = losses.get(name, 0.0) + loss.item()
+            tokens += sum(len(e.source) + len(e.target) for e in batch)
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         optim.step()
         step += 1
         now = time.monotonic()
         elapsed = now - started
         bar.n = int(elapsed)
+        board.step(step, losses, optim.param_groups[0]["lr"], tokens, now - step_started)
         if step % 20 == 0:
             history.append({"step": step, "loss": sum(losses.values()), "pairs": losses, "minutes": elapsed / 60})
             bar.set_postfix(step=step, loss=f"{sum(losses.values()) / max(len(losses), 1):.3f}")
@@ -176,6 +184,7 @@ def train(
     bar.close()
     stop.restore()
     run_eval()
+    board.close()
     checkpoint()
     save(model, cfg.out / "last")
     if evaluate is None:

@@ -74,6 +74,8 @@ def test_finetune_is_english_centric_and_resumable(run: dict[str, Path]) -> None
     assert directions == {("en", "de"), ("de", "en"), ("en", "fr"), ("fr", "en")}
     assert (ft / "state.pt").exists() and (ft / "best" / "config.json").exists()
     assert (ft / "training_curve.png").stat().st_size > 0
+    for phase in ("pretrain", "finetune"):  # the TensorBoard curves (tests/unit/test_tensorboard_log.py reads them)
+        assert list((run["root"] / phase / "tensorboard").glob("events.out.tfevents.*")), phase
     again = finetune(
         run["data"] / "train.tsv",
         run["data"] / "dev.tsv",
@@ -193,8 +195,9 @@ def test_adapt_writes_a_new_engine_with_before_and_after(run: dict[str, Path], t
     (base / "held.json").write_text(json.dumps({"tokens": {"fr": [max(_vocab(base))]}}))
     held = Decoding(repetition_penalty=1.7, suppressed_tokens="held.json")
     base_manifest.model_copy(update={"decoding": held}).save(base)
-    result = adapt(base, pairs, "en", "fr", out, steps=2)
+    result = adapt(base, pairs, "en", "fr", out, steps=2, logdir=tmp_path / "tensorboard")
     assert result["heldout"] == 2 and result["train_pairs"] == 10
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))  # the curves outlive the work folder
     manifest = Manifest.load(out)
     assert manifest.metrics["adapt_chrf"]["direction"] == "en-fr"
     assert manifest.training["adapted_from"] == "tiny-trained"
