@@ -23,6 +23,12 @@ def _cpu_count() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _cuda_devices() -> int:
+    import ctranslate2  # here, not at import: settings stay cheap to import
+
+    return int(ctranslate2.get_cuda_device_count())
+
+
 class Settings(BaseSettings):
     """Every setting of ``xlt serve``; each is also ``XLT_<NAME>`` in the environment."""
 
@@ -47,8 +53,14 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     drain_timeout_s: float = Field(default=10.0, ge=0, le=3600)
 
-    # Engine threads; 0 = choose from the CPU count (see ``_threads``).
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Engine device and threads; 0 = choose from the CPU count, or one of each on a GPU (see ``_threads``).
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when CTranslate2 sees a GPU
+    # CTranslate2 compute type; "default" keeps the folder's quantization (int8 runs as int8_float32 on CPU). On a
+    # GPU, int8_float16 (int8 weights, float16 activations) is the fast one; CPUs refuse the float16 types.
+    compute_type: Literal[
+        "default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
+        "bfloat16", "float32",
+    ] = "default"  # fmt: skip
     inter_threads: int = Field(default=0, ge=0, le=256)
     intra_threads: int = Field(default=0, ge=0, le=256)
     # Niceness added to engine threads (Linux): the HTTP loop's short jobs go first. 0 = equal priority.
@@ -64,6 +76,10 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=5000, ge=1, le=10_000_000)
     max_items: int = Field(default=128, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    # Files (``POST /translate/file``, jobs): the upload's size; an office file's zip may unpack to at most
+    # ``max_unzipped_ratio`` times that (bombs are refused before any library opens them).
+    max_file_bytes: int = Field(default=20 << 20, ge=1024, le=1 << 32)
+    max_file_segments: int = Field(default=100_000, ge=1, le=10_000_000)
 
     # Source language detection for ``source: "auto"`` (needs the ``langid`` package).
     language_detection: bool = True
@@ -132,7 +148,11 @@ class Settings(BaseSettings):
     def _threads(self) -> Settings:
         """Fill 0 thread counts: one single-threaded engine worker per core, batching on or off. Measured on
         2 cores (benchmarks/results/serving.md): intra_threads=2 lets the engine's second thread fight the HTTP
-        loop for a core, and a lone sentence took 187 ms instead of 22 ms."""
+        loop for a core, and a lone sentence took 187 ms instead of 22 ms. On a GPU: one worker, which feeds the
+        GPU whole batches on one stream, with one CPU thread (CTranslate2 replicates the model per worker)."""
+        if self.uses_gpu():
+            self.inter_threads = self.inter_threads or 1
+            self.intra_threads = self.intra_threads or 1
         cores = _cpu_count()
         if self.inter_threads == 0:
             self.inter_threads = cores
@@ -143,6 +163,11 @@ class Settings(BaseSettings):
                 f"inter_threads x intra_threads = {self.inter_threads * self.intra_threads} oversubscribes "
                 f"{cores} cores (limit {4 * cores})"
             )
+        if self.device == "cpu" and "float16" in self.compute_type:
+            raise ValueError(f"compute_type {self.compute_type} needs a GPU (device cuda or auto)")
         if self.max_batch_size > self.max_queue:
             raise ValueError(f"max_batch_size ({self.max_batch_size}) exceeds max_queue ({self.max_queue})")
         return self
+
+    def uses_gpu(self) -> bool:
+        return self.device == "cuda" or (self.device == "auto" and _cuda_devices() > 0)

@@ -119,6 +119,21 @@ def test_the_servers_loader_starts_engine_threads_at_lower_priority(tiny_models_
         engine.close()
 
 
+@pytest.mark.parametrize(("compute_type", "runs_as"), [("default", "int8_float32"), ("float32", "float32")])
+def test_the_compute_type_setting_reaches_ctranslate2(tiny_models_dir: Path, compute_type: str, runs_as: str) -> None:
+    folder = tiny_models_dir / "tiny"
+    settings = Settings(device="cpu", compute_type=compute_type, inter_threads=1, intra_threads=1, engine_nice=0)
+    engine = ctranslate2_loader(settings)(folder, Manifest.load(folder))
+    try:
+        assert engine._translator.compute_type == runs_as  # type: ignore[attr-defined]
+        (hyp,) = engine.translate_batch(
+            [engine.tokenize("Hello")], ["de"], DecodeOptions(beam_size=1, max_length=4), 64
+        )
+        assert hyp.tokens
+    finally:
+        engine.close()
+
+
 def test_held_back_pieces_never_come_out_for_their_target_only(tiny_models_dir: Path, tmp_path: Path) -> None:
     """``decoding.suppressed_tokens``: the pieces held back for German stay out of German output, while French in
     the same batch decodes exactly as without them; a missing or path-like file name is refused."""

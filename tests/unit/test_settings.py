@@ -19,6 +19,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("XLT_"):
             monkeypatch.delenv(key)
+    monkeypatch.setattr("service.settings._cuda_devices", lambda: 0)  # the same defaults on a machine with a GPU
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,6 +47,19 @@ def test_unbatched_threads_default_to_one_worker_per_core(monkeypatch: pytest.Mo
     assert Settings(inter_threads=2, intra_threads=2).inter_threads == 2
 
 
+def test_on_a_gpu_one_engine_worker_with_one_thread_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("service.settings.os.cpu_count", lambda: 16)
+    monkeypatch.setenv("XLT_DEVICE", "cuda")
+    monkeypatch.setenv("XLT_COMPUTE_TYPE", "int8_float16")
+    s = Settings()
+    assert (s.device, s.compute_type, s.inter_threads, s.intra_threads) == ("cuda", "int8_float16", 1, 1)
+    assert Settings(inter_threads=2).inter_threads == 2
+    monkeypatch.delenv("XLT_COMPUTE_TYPE")
+    assert (Settings(device="auto").inter_threads, Settings(device="cpu").inter_threads) == (16, 16)
+    monkeypatch.setattr("service.settings._cuda_devices", lambda: 1)  # auto sees a GPU
+    assert (Settings(device="auto").inter_threads, Settings(device="cpu").inter_threads) == (1, 16)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -58,6 +72,9 @@ def test_unbatched_threads_default_to_one_worker_per_core(monkeypatch: pytest.Mo
         {"request_timeout_s": 0},
         {"max_body_bytes": 10},
         {"device": "tpu"},
+        {"compute_type": "int4"},
+        {"device": "cpu", "compute_type": "int8_float16"},
+        {"device": "cpu", "compute_type": "float16"},
         {"log_level": "loud"},
         {"batching": "maybe"},
         {"max_batch_size": 100, "max_queue": 10},
