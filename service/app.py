@@ -43,18 +43,7 @@ from service.middleware import BodyLimitMiddleware, MetricsMiddleware, ShedMiddl
 from service.openapi import install_openapi
 from service.pipeline import TranslationPipeline
 from service.reload import ModelReloader
-from service.routes import (
-    detect,
-    files,
-    health,
-    languages,
-    libretranslate,
-    memories,
-    metrics,
-    models,
-    playground,
-    translate,
-)
+from service.routes import detect, health, languages, libretranslate, memories, metrics, models, playground, translate
 from service.settings import Settings
 from service.shutdown import InFlightMiddleware, install_sigterm_drain
 from service.state import AppState
@@ -62,8 +51,6 @@ from service.state import AppState
 log = logging.getLogger(__name__)
 
 IMPORT_PATH = re.compile(r"^/memories/[^/]+/import$")  # bodies up to XLT_MAX_IMPORT_BYTES
-FILE_PATHS = re.compile(r"^/(translate/file|libretranslate/translate_file|jobs)$")  # up to XLT_MAX_FILE_BYTES
-FORM_OVERHEAD = 64 << 10  # the multipart form's other fields and boundaries around the file
 
 
 def _version() -> str:
@@ -247,14 +234,13 @@ def create_app(
     install_openapi(app)
     routers = [translate.router, languages.router, models.router, memories.router, health.router, metrics.router]
     routers += [detect.router, libretranslate.router, playground.router]  # LibreTranslate under /libretranslate
-    routers += [files.router]
     for router in routers:
         app.include_router(router)
     paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        larger=[(IMPORT_PATH, settings.max_import_bytes), (FILE_PATHS, settings.max_file_bytes + FORM_OVERHEAD)],
+        larger=(IMPORT_PATH, settings.max_import_bytes),
     )
     app.add_middleware(ShedMiddleware, schedulers=state.schedulers)  # every queue past its bounds: 429 unread
     app.add_middleware(InFlightMiddleware, state=state)  # while draining: 503 before anything is read

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,13 +97,18 @@ class ShedMiddleware:
 class BodyLimitMiddleware:
     """Refuses bodies over ``max_bytes`` (by Content-Length, or counted while streaming) with 413.
 
-    ``larger`` gives paths matching a pattern (file imports) a limit of their own.
+    ``larger`` gives paths matching a pattern (file imports, file uploads) a limit of their own; the first match wins.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: tuple[re.Pattern[str], int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.larger = larger
+        self.larger = list(larger)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         exc = PayloadTooLarge(f"request body exceeds {limit} bytes")
@@ -113,9 +119,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
-        if self.larger is not None and self.larger[0].match(scope["path"]):
-            limit = self.larger[1]
+        limit = next((size for pattern, size in self.larger if pattern.match(scope["path"])), self.max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

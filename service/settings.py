@@ -76,10 +76,6 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=5000, ge=1, le=10_000_000)
     max_items: int = Field(default=128, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
-    # Files (``POST /translate/file``, jobs): the upload's size; an office file's zip may unpack to at most
-    # ``max_unzipped_ratio`` times that (bombs are refused before any library opens them).
-    max_file_bytes: int = Field(default=20 << 20, ge=1024, le=1 << 32)
-    max_file_segments: int = Field(default=100_000, ge=1, le=10_000_000)
 
     # Source language detection for ``source: "auto"`` (needs the ``langid`` package).
     language_detection: bool = True
