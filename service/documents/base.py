@@ -94,6 +94,17 @@ class Limits:
     max_zip_ratio: float = 200.0
     max_segments: int = 100_000
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> Limits:
+        """From ``XLT_MAX_FILE_BYTES`` and ``XLT_MAX_FILE_SEGMENTS``; an archive may unpack to 10x the file (and
+        at least 200 MiB: a few pictures in a small document compress badly, text compresses ~10x)."""
+        size = int(settings.max_file_bytes)
+        return cls(
+            max_file_bytes=size,
+            max_unzipped_bytes=max(cls.max_unzipped_bytes, 10 * size),
+            max_segments=int(settings.max_file_segments),
+        )
+
 
 class ParsedDocument(Protocol):
     """A parsed file. ``render`` gets one entry per segment, in order (``None``: leave that one untranslated),
