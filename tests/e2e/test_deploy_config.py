@@ -353,6 +353,7 @@ def test_compose_passes_docker_compose_config() -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == set(compose()["services"])
+    assert "alertmanager" in result.stdout.split()
 
 
 def test_compose_matches_the_compose_specification() -> None:
@@ -369,7 +370,7 @@ def test_compose_services_profiles_and_limits() -> None:
     doc = compose()
     services = doc["services"]
     profiles = {name: tuple(s.get("profiles", ())) for name, s in services.items()}
-    assert {n for n, p in profiles.items() if not p} == {"xlt", "prometheus", "grafana"}
+    assert {n for n, p in profiles.items() if not p} == {"xlt", "prometheus", "alertmanager", "grafana"}
     assert profiles["xlt-gpu"] == ("gpu",)
     assert {n for n, p in profiles.items() if p == ("scale",)} == {"xlt-replica", "nginx", "postgres"}
     for name, service in services.items():
@@ -422,10 +423,21 @@ def test_compose_bind_mounts_exist() -> None:
 # ---- Prometheus and Grafana -------------------------------------------------------------------------------------
 
 
+def bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Path in the container -> the repository file a service's bind mount puts there."""
+    mounts = [v.split(":") for v in service.get("volumes", []) if v.startswith(".")]
+    return {inside: COMPOSE.parent / source for source, inside, *_ in mounts}
+
+
+def config_file(service: dict[str, Any]) -> Path:
+    """The repository file a Prometheus or Alertmanager service reads as ``--config.file``."""
+    (path,) = [arg.split("=", 1)[1] for arg in service["command"] if arg.startswith("--config.file=")]
+    return bind_mounts(service)[path]
+
+
 def test_prometheus_scrapes_the_route_the_app_serves() -> None:
     doc = compose()
-    (mount,) = [v for v in doc["services"]["prometheus"]["volumes"] if v.startswith(".")]
-    config = yaml.safe_load((COMPOSE.parent / mount.split(":")[0]).read_text())
+    config = yaml.safe_load(config_file(doc["services"]["prometheus"]).read_text())
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "xlt"]
     assert served(job["metrics_path"]) == {job["metrics_path"]: 200}
     (sd,) = job["dns_sd_configs"]
@@ -433,6 +445,25 @@ def test_prometheus_scrapes_the_route_the_app_serves() -> None:
     assert set(sd["names"]) == set(xlt), "every xlt service is scraped, and only those"
     for name in sd["names"]:
         assert str(sd["port"]) == _interpolate(xlt[name]["environment"]["XLT_PORT"]), name
+
+
+def test_prometheus_loads_the_alert_rules_and_sends_alerts_to_alertmanager() -> None:
+    services = compose()["services"]
+    prometheus = services["prometheus"]
+    config = yaml.safe_load(config_file(prometheus).read_text())
+    assert [bind_mounts(prometheus)[path] for path in config["rule_files"]] == [DOCKER / "prometheus" / "alerts.yml"]
+    (alertmanagers,) = config["alerting"]["alertmanagers"]
+    (static,) = alertmanagers["static_configs"]
+    (target,) = static["targets"]
+    host, port = target.split(":")
+    alertmanager = services[host]
+    assert re.fullmatch(r"prom/alertmanager:v\d+\.\d+\.\d+", alertmanager["image"]), "a pinned Alertmanager"
+    assert port == "9093" and not any(a.startswith("--web.listen-address") for a in alertmanager["command"])
+    assert "alertmanager" in prometheus["depends_on"]
+    # The shipped route ends in a receiver with no integration: alerts are kept and shown, sent nowhere.
+    routing = yaml.safe_load(config_file(alertmanager).read_text())
+    receivers = {r["name"]: r for r in routing["receivers"]}
+    assert receivers[routing["route"]["receiver"]] == {"name": "null"}
 
 
 def _dashboard() -> dict[str, Any]:
