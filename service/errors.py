@@ -231,6 +231,37 @@ class InvalidEncoding(DocumentError):
     code, status = "invalid_encoding", 422
 
 
+class InvalidJobId(XltError):
+    code, status = "invalid_job_id", 422
+
+
+class JobNotFound(XltError):
+    """No such job, or another key's (ids cannot be probed)."""
+
+    code, status = "job_not_found", 404
+
+
+class JobNotDone(XltError):
+    """``GET /jobs/{id}/result`` while the job is queued or running: poll ``GET /jobs/{id}``, then come back."""
+
+    code, status = "job_not_done", 409
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "2"}
+
+
+class JobNoResult(XltError):
+    """``GET /jobs/{id}/result`` of a failed or cancelled job: there is nothing to download."""
+
+    code, status = "job_no_result", 409
+
+
+class JobFinished(XltError):
+    """``DELETE /jobs/{id}`` of a job already done, failed or cancelled."""
+
+    code, status = "job_finished", 409
+
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
