@@ -32,6 +32,10 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     ".htm": ("text:parse_html", "text/html"),
     ".md": ("markdown", "text/markdown; charset=utf-8"),
     ".markdown": ("markdown", "text/markdown; charset=utf-8"),
+    ".docx": ("office:parse_docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ".pptx": ("office:parse_pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+    ".odt": ("office:parse_odf", "application/vnd.oasis.opendocument.text"),
+    ".odp": ("office:parse_odf", "application/vnd.oasis.opendocument.presentation"),
 }
 
 
