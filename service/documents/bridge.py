@@ -55,6 +55,16 @@ def _pieces(index: int, segment: Segment, limit: int) -> list[_Piece] | None:
     return [_Piece(index, part, text, False) for part, text in enumerate(t for t in texts if t)]
 
 
+async def detect_source(pipeline: TranslationPipeline, segments: list[Segment], model: str | None = None) -> str:
+    """The document's language, detected once on a sample of its text (its plain segments first)."""
+    sample = " ".join(s.text for s in segments if not s.markup)[:SAMPLE_CHARS].strip()
+    markup = not sample
+    if markup:
+        sample = " ".join(s.text for s in segments)[:SAMPLE_CHARS]
+    found = await pipeline.detect(DetectRequest(text=sample, model=model, format="html" if markup else "text"))
+    return found.detections[0].language
+
+
 def pipeline_segments(
     pipeline: TranslationPipeline,
     *,
@@ -73,12 +83,7 @@ def pipeline_segments(
     (``priority="bulk"`` for background jobs: the batcher serves requests first)."""
 
     async def detect(segments: list[Segment]) -> str:
-        sample = " ".join(s.text for s in segments if not s.markup)[:SAMPLE_CHARS].strip()
-        markup = not sample
-        if markup:
-            sample = " ".join(s.text for s in segments)[:SAMPLE_CHARS]
-        found = await pipeline.detect(DetectRequest(text=sample, model=model, format="html" if markup else "text"))
-        return found.detections[0].language
+        return await detect_source(pipeline, segments, model)
 
     async def translate(segments: list[Segment]) -> list[str | None]:
         results: list[str | None] = [None] * len(segments)
