@@ -262,6 +262,12 @@ class JobFinished(XltError):
     code, status = "job_finished", 409
 
 
+class DownloadNotFound(XltError):
+    """A translated file's download name that is unknown or has expired."""
+
+    code, status = "download_not_found", 404
+
+
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",

@@ -10,6 +10,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from starlette.datastructures import UploadFile as Upload
 
 from service.auth.deps import require_caller
 from service.auth.guard import Caller
@@ -33,7 +34,7 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
-async def read_upload(file: UploadFile, settings: Settings) -> bytes:
+async def read_upload(file: Upload, settings: Settings) -> bytes:
     """The upload's bytes, refused past ``XLT_MAX_FILE_BYTES`` without reading the rest."""
     data = await file.read(settings.max_file_bytes + 1)
     if len(data) > settings.max_file_bytes:

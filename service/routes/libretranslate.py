@@ -14,6 +14,7 @@ the native pipeline (batching, limits, metrics). Errors keep the service's codes
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import json
@@ -25,17 +26,28 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
 
 from service.auth.deps import authenticate_request
 from service.auth.guard import Caller
-from service.errors import InvalidJson, InvalidRequest, XltError, record_error
+from service.documents import FileOptions, downloads, media_type
+from service.errors import (
+    DownloadNotFound,
+    InvalidJson,
+    InvalidRequest,
+    UnsupportedLanguage,
+    XltError,
+    record_error,
+)
 from service.langnames import language_name
 from service.pipeline import TranslationPipeline
+from service.routes.files import content_disposition, read_upload, translate_upload
 from service.schemas import AUTO, MAX_ALTERNATIVES, DetectRequest, Text, TextFormat, TranslateRequest
 from service.state import AppState, get_pipeline, get_state
 
 PREFIX = "/libretranslate"
-_STATUS = {422: 400, 401: 403}  # LibreTranslate answers bad parameters with 400 and a bad API key with 403
+# LibreTranslate answers bad parameters (and files it cannot read) with 400 and a bad API key with 403
+_STATUS = {422: 400, 401: 403, 415: 400}
 
 
 class LibreRoute(APIRoute):
@@ -263,3 +275,81 @@ async def languages(state: Annotated[AppState, Depends(get_state)]) -> list[Libr
     for source, target, _ in engine.manifest.directions():
         targets[source].append(target)
     return [LibreLanguage(code=c, name=language_name(c), targets=sorted(t)) for c, t in targets.items()]
+
+
+class TranslateFileResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"translatedFileUrl": "http://host/libretranslate/download_file/<id>.a.txt"}]}
+    )
+
+    translatedFileUrl: str
+
+
+_FILE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "source", "target"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "source": {"type": "string", "description": 'ISO 639-1 code, or "auto"'},
+                        "target": {"type": "string"},
+                        "api_key": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/translate_file", response_model=TranslateFileResponse, openapi_extra=_FILE_BODY, responses=_ERRORS)
+async def translate_file(request: Request, pipeline: Pipeline) -> TranslateFileResponse:
+    """LibreTranslate's ``/translate_file``: multipart ``file``, ``source``, ``target``; answers the URL of the
+    translated file, kept for 30 minutes (``GET /libretranslate/download_file/{name}``)."""
+    state = get_state(request)
+    form = await request.form(max_files=1, max_fields=32)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    caller = await _caller(request, fields)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidRequest("Invalid request: missing file parameter")
+    for name in ("source", "target"):
+        if not fields.get(name, "").strip():
+            raise InvalidRequest(f"Invalid request: missing {name} parameter")
+    if not upload.filename:
+        raise InvalidRequest("Invalid request: empty file")
+    source, target = fields["source"].strip().lower(), fields["target"].strip().lower()
+    languages = state.registry.get().manifest.languages if len(state.registry) else []
+    for lang in (target,) if source == AUTO else (source, target):
+        if lang not in languages:
+            raise UnsupportedLanguage(f"{lang} is not supported")
+    data = await read_upload(upload, state.settings)
+    out = await translate_upload(
+        data,
+        upload.filename,
+        source=source,
+        target=target,
+        model=None,
+        memory=None,
+        options=FileOptions(),
+        caller=caller,
+        pipeline=pipeline,
+        settings=state.settings,
+    )
+    name = await asyncio.to_thread(downloads.save, state.settings.data_dir, upload.filename, out)
+    return TranslateFileResponse(translatedFileUrl=str(request.url_for("libretranslate_download_file", filename=name)))
+
+
+@router.get("/download_file/{filename}", name="libretranslate_download_file", response_class=Response)
+async def download_file(filename: str, request: Request) -> Response:
+    """A file translated by ``/translate_file``, under its original name."""
+    state = get_state(request)
+    content = await asyncio.to_thread(downloads.load, state.settings.data_dir, filename)
+    if content is None:
+        raise DownloadNotFound("Invalid filename, or the file has expired")
+    name = downloads.download_name(filename)
+    return Response(content, media_type=media_type(name), headers={"Content-Disposition": content_disposition(name)})
