@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from service.client import Format, ModelLanguages, Translation
+    from service.client import Detection, Format, ModelLanguages, Translation
 
 SERVER_ENV = "XLT_SERVER"  # default for --server
 API_KEY_ENV = "XLT_CLIENT_API_KEY"  # default for --api-key (XLT_* server settings are a different thing)
@@ -35,6 +35,10 @@ class Translator(Protocol):
 
     async def languages(self) -> list[ModelLanguages]:
         """The models' languages and directions."""
+        ...
+
+    async def detect(self, texts: str) -> list[Detection]:
+        """The language of a text (documents with ``--from auto``: detected once)."""
         ...
 
 
@@ -95,6 +99,12 @@ async def _translate_lines(
 
 
 async def _run_translate(args: argparse.Namespace) -> None:
+    from service.cli_documents import is_document, translate_file
+
+    if not args.text and is_document(args.input):  # a catalog, subtitles, Markdown, HTML, office: its format kept
+        async with _backend(args) as xlt:
+            await translate_file(xlt, args, _show_progress(args, None))
+        return
     with ExitStack() as files:
         out: IO[str] = sys.stdout
         if args.output is not None:
@@ -139,8 +149,11 @@ async def _run_languages(args: argparse.Namespace) -> None:
 
 def _fail(command: str, exc: BaseException) -> int:
     from service.client import XltError
+    from service.errors import XltError as LocalError  # a document this machine could not read, a local model's
 
-    if isinstance(exc, XltError) and exc.code == "unreachable":
+    if isinstance(exc, LocalError):
+        print(f"xlt {command}: {exc.code}: {exc.message}", file=sys.stderr)
+    elif isinstance(exc, XltError) and exc.code == "unreachable":
         hint = f"no server answers; start one with `xlt serve`, or pass --server URL (or {SERVER_ENV}) or --model DIR"
         print(f"xlt {command}: {hint}\n  ({exc.message})", file=sys.stderr)
     elif isinstance(exc, XltError):
@@ -152,13 +165,14 @@ def _fail(command: str, exc: BaseException) -> int:
 
 def translate_command(args: argparse.Namespace) -> int:
     from service.client import XltError
+    from service.errors import XltError as LocalError
 
     if args.text and args.input is not None:
         print("xlt translate: give TEXT or --input, not both", file=sys.stderr)
         return 2
     try:
         asyncio.run(_run_translate(args))
-    except (XltError, OSError, ValueError) as exc:
+    except (XltError, LocalError, OSError, ValueError) as exc:
         return _fail("translate", exc)
     except KeyboardInterrupt:
         return 130
@@ -197,6 +211,7 @@ EXAMPLES = """examples:
   xlt translate --to fr --from en -i book.txt -o book.fr.txt
   cat page.html | xlt translate --to de --format html --server http://mt.internal:8000
   xlt translate --to de --model models/tiny < lines.txt
+  xlt translate --to de --from en -i messages.pot -o de.po    (also .xlf .srt .vtt .md .html .docx .pptx .odt .odp)
 """
 
 
@@ -207,7 +222,8 @@ def add_parsers(sub: Any) -> None:
         help="translate text, a file or stdin (via a server or a local model)",
         description="Translate TEXT arguments, or --input / stdin line by line (blank lines are kept),\n"
         "writing one translation per line to stdout or --output. With --format html the whole input\n"
-        "is one document.",
+        "is one document. An --input whose extension is a document format (.po .pot .xlf .xliff .srt\n"
+        ".vtt .md .html .docx .pptx .odt .odp) is translated with its format kept.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -224,6 +240,12 @@ def add_parsers(sub: Any) -> None:
     )
     translate.add_argument(
         "--concurrency", type=_positive, default=4, metavar="N", help="requests in flight (default 4)"
+    )
+    translate.add_argument(
+        "--overwrite", action="store_true", help="catalogs: translate translated units too (default: untranslated only)"
+    )
+    translate.add_argument(
+        "--no-fuzzy", action="store_true", help="catalogs: do not mark machine translations fuzzy / needs-review"
     )
     progress = translate.add_mutually_exclusive_group()
     progress.add_argument("--progress", action="store_true", default=None, help="always show a progress bar")

@@ -14,14 +14,14 @@ from typing import Any
 
 from service.batching.batcher import Batcher
 from service.batching.executor import EngineExecutor
-from service.client import Direction, Format, ModelLanguages, Translation
+from service.client import Detection, Direction, Format, ModelLanguages, Translation
 from service.engines.base import Engine
 from service.engines.manifest import MANIFEST_FILE, Manifest
 from service.engines.registry import ModelRegistry
 from service.langid import default_detector
 from service.metrics import Metrics
 from service.pipeline import TranslationPipeline
-from service.schemas import TranslateRequest
+from service.schemas import DetectRequest, TranslateRequest
 from service.settings import Settings
 
 
@@ -79,6 +79,15 @@ class LocalTranslator:
         )
         response = await self._pipeline.translate(request)
         return [Translation.from_json(t.model_dump(exclude_none=True)) for t in response.translations]
+
+    async def detect(self, texts: str | Sequence[str]) -> list[Detection]:
+        if self._pipeline is None:
+            raise RuntimeError("use LocalTranslator in `async with`")
+        found = await self._pipeline.detect(DetectRequest(text=texts if isinstance(texts, str) else list(texts)))
+        return [
+            Detection(d.language, d.confidence, tuple((c.language, c.confidence) for c in d.candidates))
+            for d in found.detections
+        ]
 
     async def languages(self) -> list[ModelLanguages]:
         if self._engine is None:
