@@ -47,7 +47,7 @@ class Segment:
     markup: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileOptions:
     """The multipart ``options`` JSON of a file request (and of a job). Model-agnostic on purpose.
 
