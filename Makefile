@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: run test lint typecheck pytest system-deps bench bench-reliability model clean-venv
+.PHONY: run test lint typecheck pytest system-deps bench bench-reliability bench-gpu model clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ bench-reliability: $(VENV)/.dev
 	$(BIN)/python benchmarks/soak.py overload --models-dir $(MODELS_DIR)
 	$(BIN)/python benchmarks/soak.py overload --models-dir $(MODELS_DIR) --words 150
 	$(BIN)/python benchmarks/soak.py sigterm --models-dir $(MODELS_DIR)
+
+# GPU check (benchmarks/gpu.py): install what is missing, xlt-base and an opus-mt-big-shaped random engine on
+# cuda as int8_float16, int8 parity against float32, `xlt serve` under load at 1/8/64/256 clients, and
+# benchmarks/results/gpu-*.md; about 5 minutes, bounded by --budget. No venv needed (a GPU machine's python3 does);
+# offline machines: `python benchmarks/gpu.py prepare-wheels .whl` here, then ARGS=--wheels=.whl there.
+# `make bench-gpu ARGS=--dry-run`: the same steps on the CPU, tiny and short, results in a temp folder.
+BENCH_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+bench-gpu:
+	$(BENCH_PYTHON) benchmarks/gpu.py $(ARGS)
 
 # The whole chain that produced models/xlt-base (see its MODEL_CARD.md); hours on two cores, resumable.
 model: $(VENV)/.dev
