@@ -6,6 +6,7 @@ Thin on purpose: read the form, parse the options, hand the bytes to ``service.d
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 from urllib.parse import quote
 
@@ -16,8 +17,9 @@ from service.auth.deps import require_caller
 from service.auth.guard import Caller
 from service.documents import FileOptions, Limits, Segment, media_type, output_filename, translate_document
 from service.documents.base import FileTooLarge
-from service.documents.bridge import pipeline_segments
+from service.documents.bridge import detect_source, pipeline_segments
 from service.errors import error_body
+from service.fewshot.memories import Memories
 from service.pipeline import TranslationPipeline
 from service.schemas import AUTO
 from service.settings import Settings
@@ -54,8 +56,11 @@ async def translate_upload(
     caller: Caller,
     pipeline: TranslationPipeline,
     settings: Settings,
+    memories: Memories | None = None,
 ) -> bytes:
-    """The translated file; the caller's quota is charged with the characters actually sent."""
+    """The translated file; the caller's quota is charged with the characters actually sent. With ``memory`` and
+    ``options.store``, the plain segments' translations are written to the memory flagged unreviewed (an entry a
+    person wrote is kept), as jobs do."""
     translate = pipeline_segments(
         pipeline,
         source=source.strip().lower() or AUTO,
@@ -64,11 +69,28 @@ async def translate_upload(
         memory=memory or None,
         scope=caller.memory_scope,
         max_text_chars=settings.max_text_chars,
+        chunk=min(32, settings.max_items),
     )
 
     async def charged(segments: list[Segment]) -> list[str | None]:
         async with caller.charge(sum(len(s.text) for s in segments)):
-            return await translate(segments)
+            results = await translate(segments)
+        if options.store and memory and memories is not None:
+            limit = settings.max_text_chars
+            pairs = [
+                (s.text.strip(), t.strip())
+                for s, t in zip(segments, results, strict=True)
+                if t and t.strip() and s.text.strip() and not s.markup and len(s.text) <= limit and len(t) <= limit
+            ]
+            if pairs:
+                src = source.strip().lower()
+                if src == AUTO:
+                    src = await detect_source(pipeline, segments, model=model or None)
+                store = memories.add
+                await asyncio.to_thread(
+                    store, memory, src, target.strip().lower(), pairs, caller.memory_scope, reviewed=False
+                )
+        return results
 
     return await translate_document(
         data, filename, options, source, target.strip().lower(), charged, Limits.from_settings(settings)
@@ -98,7 +120,8 @@ async def translate_file(
     model: Annotated[str | None, Form(max_length=64)] = None,
     memory: Annotated[str | None, Form(max_length=64, description="translation memory id")] = None,
     options: Annotated[
-        str | None, Form(description='JSON: {"overwrite": false, "mark_fuzzy": true} (catalogs)')
+        str | None,
+        Form(description='JSON: {"overwrite": false, "mark_fuzzy": true, "store": false} (store: with a memory)'),
     ] = None,
 ) -> Response:
     """Translate a file, keeping its format: .po/.pot, .xlf/.xliff (1.2, 2.0), .srt, .vtt, .txt, .md, .html,
@@ -118,6 +141,7 @@ async def translate_file(
         caller=caller,
         pipeline=pipeline,
         settings=state.settings,
+        memories=state.memories,
     )
     name = output_filename(filename, target.strip().lower())
     return Response(out, media_type=media_type(name), headers={"Content-Disposition": content_disposition(name)})
