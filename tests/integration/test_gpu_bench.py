@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -24,12 +25,13 @@ spec.loader.exec_module(gpu)
 def test_the_dry_run_goes_through_every_step_on_the_cpu(tmp_path: Path) -> None:
     pytest.importorskip("torch")  # the random engine's builder
     pytest.importorskip("sacrebleu")
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--dry-run", "--out", str(tmp_path)],
+    done = subprocess.run(  # XLT_DEVICE=cpu means --dry-run
+        [sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=ROOT,
+        env={**os.environ, "XLT_DEVICE": "cpu"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((tmp_path / "gpu-dry-run-cpu.json").read_text())
