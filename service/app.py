@@ -240,7 +240,7 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        larger=(IMPORT_PATH, settings.max_import_bytes),
+        larger=[(IMPORT_PATH, settings.max_import_bytes)],
     )
     app.add_middleware(ShedMiddleware, schedulers=state.schedulers)  # every queue past its bounds: 429 unread
     app.add_middleware(InFlightMiddleware, state=state)  # while draining: 503 before anything is read
