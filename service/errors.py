@@ -196,21 +196,20 @@ class StoreFull(XltError):
 
 
 class DocumentError(XltError):
-    """A file that cannot be translated as sent (``service.documents``); each subclass one stable code."""
+    """A file that cannot be translated as sent (``service.documents``). Raised as such, it is a file that does
+    not parse as its format (a corrupt zip, a .po syntax error: the message names the line); each subclass is a
+    more specific stable code. ``InvalidFile`` is the same class."""
 
     code, status = "invalid_file", 422
+
+
+InvalidFile = DocumentError
 
 
 class UnsupportedFormat(DocumentError):
     """The file's extension names no format the service reads."""
 
     code, status = "unsupported_format", 415
-
-
-class InvalidFile(DocumentError):
-    """The file does not parse as its format (a corrupt zip, a .po syntax error: the message names the line)."""
-
-    code, status = "invalid_file", 422
 
 
 class FileTooLarge(DocumentError):

@@ -344,7 +344,15 @@ async def translate_file(request: Request, pipeline: Pipeline) -> TranslateFileR
     return TranslateFileResponse(translatedFileUrl=str(request.url_for("libretranslate_download_file", filename=name)))
 
 
-@router.get("/download_file/{filename}", name="libretranslate_download_file", response_class=Response)
+@router.get(
+    "/download_file/{filename}",
+    name="libretranslate_download_file",
+    response_class=Response,
+    responses={
+        200: {"description": "the translated file", "content": {"application/octet-stream": {}}},
+        404: {"description": "unknown or expired", "content": {"application/json": {"example": {"error": "..."}}}},
+    },
+)
 async def download_file(filename: str, request: Request) -> Response:
     """A file translated by ``/translate_file``, under its original name."""
     state = get_state(request)
