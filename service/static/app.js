@@ -9,6 +9,8 @@ const el = {
   detected: $("detected"), zeroShot: $("zero-shot"), offTarget: $("off-target"), modelUsed: $("model-used"), latency: $("latency"),
   examples: $("examples"), examplesNote: $("examples-note"), memory: $("memory"), format: $("format"),
   apiKey: $("api-key"),
+  file: $("file"), overwrite: $("overwrite"), fuzzy: $("fuzzy"), translateFile: $("translate-file"),
+  fileStatus: $("file-status"), download: $("download"),
 };
 
 let models = [];          // [{model, languages, directions, few_shot}]
@@ -241,6 +243,49 @@ async function load() {
   } catch (_) { /* memories unavailable or not allowed: translate without */ }
 }
 
+// The file tab: POST /translate/file (multipart) and a download link to the translated file.
+function downloadName(response, fallback) {
+  const header = response.headers.get("Content-Disposition") || "";
+  const utf8 = /filename\*=UTF-8''([^;]+)/.exec(header);
+  if (utf8) return decodeURIComponent(utf8[1]);
+  const plain = /filename="([^"]+)"/.exec(header);
+  return plain ? plain[1] : fallback;
+}
+
+async function translateFile() {
+  const file = el.file.files[0];
+  if (!file) { el.fileStatus.textContent = "Choose a file first."; return; }
+  const form = new FormData();
+  form.append("file", file);
+  form.append("source", el.source.value);
+  form.append("target", el.target.value);
+  if (el.model.value) form.append("model", el.model.value);
+  if (el.memory.value) form.append("memory", el.memory.value);
+  form.append("options", JSON.stringify({ overwrite: el.overwrite.checked, mark_fuzzy: el.fuzzy.checked }));
+  el.error.hidden = true;
+  el.download.hidden = true;
+  el.translateFile.disabled = true;
+  el.fileStatus.textContent = `Translating ${file.name}…`;
+  const started = performance.now();
+  try {
+    const response = await fetch("/translate/file", { method: "POST", headers: headers(false), body: form });
+    if (!response.ok) throw await httpError(response);
+    const name = downloadName(response, file.name);
+    if (el.download.href) URL.revokeObjectURL(el.download.href);
+    el.download.href = URL.createObjectURL(await response.blob());
+    el.download.download = name;
+    el.download.textContent = `Download ${name}`;
+    el.download.hidden = false;
+    el.fileStatus.textContent = `Done in ${Math.round(performance.now() - started)} ms.`;
+  } catch (err) {
+    el.fileStatus.textContent = "";
+    showError(err.status ? err.message : `Cannot reach the server (${err.message}).`);
+  } finally {
+    el.translateFile.disabled = false;
+  }
+}
+
+el.translateFile.addEventListener("click", translateFile);
 el.form.addEventListener("submit", (event) => { event.preventDefault(); translate(); });
 el.text.addEventListener("input", translateSoon);
 el.text.addEventListener("keydown", (event) => {

@@ -100,13 +100,32 @@ def test_type_and_see_the_translation(page: Page) -> None:
     expect(page.locator("#output")).not_to_have_text("")
     assert shot(page, "playground.png").stat().st_size > 0
     # The button does the same.
-    page.get_by_role("button", name="Translate").click()
+    page.get_by_role("button", name="Translate", exact=True).click()
     expect(page.locator("#detected")).to_have_text("Detected: German")
+
+
+def test_the_file_tab_translates_a_catalog(page: Page) -> None:
+    page.get_by_label("From").select_option("en")
+    page.get_by_label("To").select_option("de")
+    page.get_by_text("Translate a file").click()
+    catalog = (
+        b'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "The house is small."\nmsgstr ""\n'
+    )
+    page.locator("#file").set_input_files({"name": "app.po", "mimeType": "text/plain", "buffer": catalog})
+    page.get_by_role("button", name="Translate file").click()
+    expect(page.locator("#download")).to_have_text("Download app.de.po")
+    with page.expect_download() as caught:
+        page.locator("#download").click()
+    saved = Path(caught.value.path()).read_text(encoding="utf-8")
+    assert 'msgid "The house is small."' in saved and "Language: de" in saved and "#, fuzzy" in saved
+    page.locator("#file").set_input_files({"name": "app.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"})
+    page.get_by_role("button", name="Translate file").click()
+    expect(page.locator("#error")).to_contain_text("unsupported_format")
 
 
 def test_a_text_over_the_limit_shows_a_readable_error(page: Page) -> None:
     page.get_by_label("Text").fill("word " * 500)  # 2500 characters; the server allows 2000
-    page.get_by_role("button", name="Translate").click()
+    page.get_by_role("button", name="Translate", exact=True).click()
     error = page.get_by_role("alert")
     expect(error).to_be_visible()
     expect(error).to_contain_text("too long")
@@ -122,7 +141,7 @@ def test_a_busy_server_is_explained(page: Page) -> None:
         ),
     )
     page.get_by_label("Text").fill("The house.")
-    page.get_by_role("button", name="Translate").click()
+    page.get_by_role("button", name="Translate", exact=True).click()
     expect(page.get_by_role("alert")).to_have_text("The server is busy (overloaded). Try again in 3 s.")
     expect(page.locator("#output")).to_have_attribute("aria-busy", "false")
 
@@ -133,7 +152,7 @@ def test_an_output_still_off_target_is_flagged(page: Page) -> None:
     body = json.dumps({"translations": [flagged]})
     page.route("**/translate", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
     page.get_by_label("Text").fill("Das Haus.")
-    page.get_by_role("button", name="Translate").click()
+    page.get_by_role("button", name="Translate", exact=True).click()
     expect(page.locator("#output")).to_have_text("Das Haus.")
     expect(page.locator("#off-target")).to_have_text("may be in another language")
     expect(page.locator("#zero-shot")).to_be_visible()
