@@ -1,7 +1,8 @@
 """Apertium (Debian's rule-based MT) as a reference system scored on our test sets.
 
 Installed with ``apt-get install apertium-eng-spa apertium-fr-es apertium-es-pt``; each sentence is one line
-through ``apertium -u <mode>`` (``-u``: no unknown-word marks, so the scores compare plain text).
+through ``apertium -u <mode>`` (``-u``: no unknown-word marks, so the scores compare plain text); a direction
+without a pair of its own chains two through Spanish (en -> es -> fr), as the teacher does.
 """
 
 from __future__ import annotations
@@ -18,7 +19,23 @@ MODES = {
     ("es", "fr"): "es-fr",
     ("es", "pt"): "es-pt",
     ("pt", "es"): "pt-es",
+    ("es", "it"): "spa-ita",
+    ("it", "es"): "ita-spa",
 }
+PIVOT = "es"  # every Apertium pair here has Spanish on one side; other directions chain through it
+
+
+def route(src: str, tgt: str) -> tuple[str, ...] | None:
+    """The modes that take ``src`` to ``tgt``: one pair, or two through Spanish (en -> es -> fr); None if none."""
+    if (src, tgt) in MODES:
+        return (MODES[(src, tgt)],)
+    if (src, PIVOT) in MODES and (PIVOT, tgt) in MODES:
+        return (MODES[(src, PIVOT)], MODES[(PIVOT, tgt)])
+    return None
+
+
+def routes(langs: list[str]) -> dict[tuple[str, str], tuple[str, ...]]:
+    return {(s, t): r for s in langs for t in langs if s != t and (r := route(s, t)) is not None}
 
 
 def available() -> bool:
@@ -26,14 +43,18 @@ def available() -> bool:
 
 
 def translate(texts: list[str], src: str, tgt: str) -> list[str]:
-    mode = MODES[(src, tgt)]
-    joined = "\n".join(" ".join(t.split()) for t in texts) + "\n"
-    out = subprocess.run(
-        ["apertium", "-u", mode], input=joined, capture_output=True, text=True, check=True, timeout=600
-    )
-    lines = out.stdout.rstrip("\n").split("\n")
-    if len(lines) != len(texts):
-        raise RuntimeError(f"apertium {mode} returned {len(lines)} lines for {len(texts)} inputs")
+    modes = route(src, tgt)
+    if modes is None:
+        raise ValueError(f"Apertium has no route from {src} to {tgt}")
+    lines = texts
+    for mode in modes:
+        joined = "\n".join(" ".join(t.split()) for t in lines) + "\n"
+        out = subprocess.run(
+            ["apertium", "-u", mode], input=joined, capture_output=True, text=True, check=True, timeout=600
+        )
+        lines = [" ".join(line.split()) for line in out.stdout.rstrip("\n").split("\n")]
+        if len(lines) != len(texts):
+            raise RuntimeError(f"apertium {mode} returned {len(lines)} lines for {len(texts)} inputs")
     return lines
 
 
@@ -41,7 +62,12 @@ def score(test_file: Path, langs: list[str], out: Path, max_per_set: int | None 
     """Apertium on the same test sentences as ``xlt eval`` (same sets, same order, same metrics)."""
     from training.evaluate import evaluate, test_sets
 
-    sets = [s for s in test_sets(test_file, langs, max_per_set) if (s.src_lang, s.tgt_lang) in MODES]
-    results = evaluate(translate, sets, set(MODES), langs)
+    reachable = routes(langs)
+    sets = [s for s in test_sets(test_file, langs, max_per_set) if (s.src_lang, s.tgt_lang) in reachable]
+    results = evaluate(translate, sets, set(reachable), langs)
+    for r in results:  # which directions went through Spanish
+        src, tgt = str(r["direction"]).split("-")
+        if len(reachable[(src, tgt)]) > 1:
+            r["via"] = PIVOT
     out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return results

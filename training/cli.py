@@ -14,10 +14,24 @@ from typing import Any
 
 COMMANDS = ("data", "train", "convert", "eval", "model")
 DEFAULT_LANGS = "en,de,fr,es,it,pt"
+DEFAULT_DEV = Path("data/corpus/dev.tsv")
 
 
 def _langs(value: str) -> set[str]:
     return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def _group(value: str) -> tuple[tuple[str, ...], float]:
+    """``teacher,freedict=0.5``: corpus origins drawn as a group, and the share of draws they get."""
+    origins, _, share = value.rpartition("=")
+    names = tuple(sorted({o.strip() for o in origins.split(",") if o.strip()}))
+    try:
+        fraction = float(share)
+    except ValueError:
+        fraction = math.nan
+    if not names or not 0.0 < fraction < 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected ORIGIN,...=SHARE with 0 < SHARE < 1")
+    return names, fraction
 
 
 def _weights(value: str) -> dict[str, float]:
@@ -68,6 +82,33 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-bad", action="store_true", help="count and skip bad lines/files instead of stopping")
     b.add_argument("--bible-books", default="", help="comma-separated book numbers (a small slice)")
     b.add_argument("--max-catalogs", type=int, default=None)
+    b.add_argument(
+        "--everyday",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="add the hand-written everyday dev/test sets (training/data/everyday) and keep them out of train",
+    )
+    b.add_argument("--teacher", action="store_true", help="WordNet's sentences through Apertium (es, fr, it, pt)")
+    b.add_argument("--no-glosses", action="store_true", help="with --teacher: the example sentences only")
+    b.add_argument("--dictionaries", action="store_true", help="FreeDict word and phrase pairs (everyday words)")
+    b.add_argument(
+        "--backtranslation",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="pairs from `xlt data backtranslate` (repeatable)",
+    )
+
+    bt = data.add_parser(
+        "backtranslate", help="real X sentences (Debian fortunes) -> English by a model: en(machine) -> X(human) pairs"
+    )
+    bt.add_argument("--model", type=Path, required=True, help="the engine folder whose X->en direction translates")
+    bt.add_argument("--lang", required=True, help="the language of the monolingual text (de, es, it)")
+    bt.add_argument("--out", type=Path, required=True)
+    bt.add_argument("--beam-size", type=int, default=2)
+    bt.add_argument("--limit", type=int, default=None, help="at most this many sentences")
 
     y = data.add_parser(
         "synthesize", help="synthetic X->Y pairs for the zero-shot directions: en->X output beside real Y text"
@@ -112,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
         p.add_argument("--seed", type=int, default=1)
         if name == "finetune":
-            p.add_argument("--dev", type=Path, default=Path("data/corpus/dev.tsv"))
+            p.add_argument("--dev", type=Path, default=DEFAULT_DEV)
             p.add_argument("--init", default=None, help="our pretrained checkpoint folder (from pretrain), or none")
             p.add_argument(
                 "--pretrained",
@@ -135,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
                 help="X->Y pairs from `xlt data synthesize`, trained one way; the directions stay zero-shot",
             )
             p.add_argument("--synthetic-share", type=float, default=0.1, help="share of draws from --synthetic")
+            p.add_argument(
+                "--group",
+                type=_group,
+                default=((), 0.0),
+                metavar="ORIGIN,...=SHARE",
+                help="draw the pairs of these corpus origins SHARE of the time: teacher,freedict,backtranslation=0.5",
+            )
             p.add_argument(
                 "--cooldown",
                 type=int,
@@ -176,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--langs", default=DEFAULT_LANGS)
     c.add_argument("--directions", type=Path, default=None, help="JSON list of trained [src, tgt] pairs")
     c.add_argument("--quantization", default="int8")
-    c.add_argument("--dev", type=Path, default=Path("data/corpus/dev.tsv"))
+    c.add_argument("--dev", type=Path, default=DEFAULT_DEV)
     c.add_argument("--no-parity", action="store_true")
     c.add_argument("--force", action="store_true", help="overwrite OUT")
     c.add_argument(
@@ -203,10 +251,37 @@ def main(argv: list[str] | None = None) -> int:
     from training.data.records import DataError
 
     try:
+        _split_files(args)
         return _dispatch(args)
     except DataError as e:
         print(f"xlt: data error: {e}", file=sys.stderr)
         return 2
+
+
+def _split_files(args: argparse.Namespace) -> None:
+    """``--corpus data/corpus`` (the folder ``xlt data build --out`` writes) means its ``train.tsv``, and its
+    ``dev.tsv`` where ``--dev`` was not given; ``--test`` and ``--dev`` may name the folder too."""
+    corpus = getattr(args, "corpus", None)
+    if isinstance(corpus, Path) and corpus.is_dir():
+        args.corpus = _split_file(corpus, "train")
+        if getattr(args, "dev", None) == DEFAULT_DEV:
+            args.dev = _split_file(corpus, "dev")
+    for name in ("dev", "test"):
+        path = getattr(args, name, None)
+        if isinstance(path, Path) and path.is_dir():
+            setattr(args, name, _split_file(path, name))
+
+
+def _split_file(folder: Path, split: str) -> Path:
+    from training.data.records import DataError
+
+    path = folder / f"{split}.tsv"
+    if not path.is_file():
+        raise DataError(
+            f"{folder} is a folder without {split}.tsv: give the corpus folder `xlt data build --out` "
+            f"wrote, or the {split} file itself"
+        )
+    return path
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -228,10 +303,25 @@ def _dispatch(args: argparse.Namespace) -> int:
             skip_bad=args.skip_bad,
             bible_books=books,
             max_catalogs=args.max_catalogs,
+            everyday_dir=args.everyday,
+            teacher=args.teacher,
+            glosses=not args.no_glosses,
+            dictionaries=args.dictionaries,
+            backtranslations=args.backtranslation,
         )
         print(json.dumps({k: v["pairs"] for k, v in manifest["splits"].items()}))  # type: ignore[index]
         if manifest["skipped"]["count"]:  # type: ignore[index]
             print(f"skipped {manifest['skipped']['count']} bad inputs (see {args.out}/manifest.json)")  # type: ignore[index]
+        return 0
+    if args.command == "data" and args.action == "backtranslate":
+        from training.data import monolingual
+        from training.data.backtranslate import backtranslate
+        from training.evaluate import engine_translator
+
+        sentences = monolingual.read(args.lang)[: args.limit]
+        translate = engine_translator(args.model, beam_size=args.beam_size)
+        n = backtranslate(sentences, args.lang, translate, args.out)
+        print(json.dumps({"sentences": len(sentences), "pairs": n, "out": str(args.out)}))
         return 0
     if args.command == "data" and args.action == "synthesize":
         from training.data.synthetic import identifier_judge, synthesize
@@ -306,6 +396,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             drop_identical=args.drop_identical,
             synthetic=args.synthetic,
             synthetic_share=args.synthetic_share,
+            group_origins=args.group[0],
+            group_share=args.group[1],
             **schedule,
             eval_every=args.eval_every,
             dev_per_direction=args.dev_per_direction,

@@ -11,7 +11,7 @@ from pathlib import Path
 import sentencepiece as spm
 
 from training.batching import Example, source_ids, target_ids
-from training.data.records import Pair, read_pairs
+from training.data.records import BT_TAG, SYNTHETIC_SIDE, Pair, read_pairs
 from training.retrieval import WordIndex
 from training.tokenizer import lang_tag
 
@@ -35,6 +35,9 @@ class Vocab:
 
     def sym(self, piece: str) -> int:
         return self.sp.piece_to_id(piece)
+
+    def has(self, piece: str) -> bool:
+        return self.sp.piece_to_id(piece) != self.sp.unk_id()
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         return self.sp.encode(texts)
@@ -75,6 +78,7 @@ def build_examples(
     en_ids = vocab.encode([p.src for p in pairs])
     x_ids = vocab.encode([p.tgt for p in pairs])
     ex, to, sep, eos = vocab.sym("<ex>"), vocab.sym("<to>"), vocab.sym("<sep>"), vocab.eos
+    bt = _bt_tag(vocab, pairs)
     dirs = directions_of(pairs)
     index_of = {d: k for k, d in enumerate(dirs)}
     out: dict[tuple[str, str], list[Example]] = defaultdict(list)
@@ -93,14 +97,27 @@ def build_examples(
                 src_lang, tgt_lang = ("en", lang) if forward else (lang, "en")
                 s_ids, t_ids = (en_ids, x_ids) if forward else (x_ids, en_ids)
                 shots = [(s_ids[n], t_ids[n]) for n in neighbours.get(m, [])]
+                tagged = SYNTHETIC_SIDE.get(pairs[m].origin) == ("src" if forward else "tgt")
                 out[(src_lang, tgt_lang)].append(
                     Example(
-                        source_ids(s_ids[m], eos, shots, ex=ex, to=to, sep=sep),
+                        source_ids([bt, *s_ids[m]] if tagged else s_ids[m], eos, shots, ex=ex, to=to, sep=sep),
                         target_ids(vocab.tag(tgt_lang), t_ids[m], eos),
                         index_of[(src_lang, tgt_lang)],
                     )
                 )
     return dict(out)
+
+
+def _bt_tag(vocab: Vocab, pairs: list[Pair]) -> int:
+    """The id of ``<bt>``, which marks a machine-made source side; -1 where no pair has one."""
+    if not any(p.origin in SYNTHETIC_SIDE for p in pairs):
+        return -1
+    if not vocab.has(BT_TAG):
+        raise ValueError(
+            f"the corpus has machine-made sides ({', '.join(sorted(SYNTHETIC_SIDE))}) but the vocabulary has no "
+            f"{BT_TAG} piece: add it with python -m training.vocab_extend"
+        )
+    return vocab.sym(BT_TAG)
 
 
 def one_way_examples(pairs: list[Pair], vocab: Vocab, first_index: int = 0) -> dict[tuple[str, str], list[Example]]:

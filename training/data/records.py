@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FIELDS = ("origin", "group", "src_lang", "tgt_lang", "src", "tgt")
+BT_TAG = "<bt>"  # put before a machine-made side read as a source (tagged back-translation); never sent when serving
+# Origins whose one side is machine-made: "src" (the English side, back-translated) or "tgt" (a teacher's output).
+SYNTHETIC_SIDE = {"backtranslation": "src", "teacher": "tgt"}
 
 
 class DataError(ValueError):
