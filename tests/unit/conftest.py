@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.settings import Settings
-from tests import system_tools
 from tests.fakes import FakeEngine
-from tests.postgres_server import PostgresServer, create_schema, drop_schema, find_binaries
-from tests.postgres_server import start as start_postgres
 
 AppClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -44,28 +41,3 @@ def app_client(tmp_path: Path) -> AppClient:
             yield client
 
     return make
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One throwaway PostgreSQL server for the session.
-
-    Without the server binaries (a system tool) the tests that use it skip, or fail in CI; without the driver (dev
-    extra) they fail.
-    """
-    binaries = system_tools.locate("the PostgreSQL server (initdb, postgres)", "postgresql", find_binaries)
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.fail("the PostgreSQL memory-store tests need the driver: pip install 'psycopg[binary]>=3.1'")
-    server = start_postgres(binaries)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """A URL for new, empty storage on the session's server (a schema of its own), dropped after the test."""
-    name, url = create_schema(postgres_server)
-    yield url
-    drop_schema(postgres_server, name)
