@@ -37,13 +37,29 @@ from service.errors import install_error_handlers
 from service.fewshot.memories import Memories, store_opener
 from service.fewshot.store import STORE as MEMORY_STORE
 from service.fewshot.store import MemoryStore
+from service.jobs.manager import JobManager
+from service.jobs.runner import JobRunner, JobStores, pipeline_translator
+from service.jobs.store import STORE as JOB_STORE
+from service.jobs.store import job_store_opener
 from service.langid import LanguageDetector, default_detector
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware, ShedMiddleware
 from service.openapi import install_openapi
 from service.pipeline import TranslationPipeline
 from service.reload import ModelReloader
-from service.routes import detect, health, languages, libretranslate, memories, metrics, models, playground, translate
+from service.routes import (
+    detect,
+    files,
+    health,
+    jobs,
+    languages,
+    libretranslate,
+    memories,
+    metrics,
+    models,
+    playground,
+    translate,
+)
 from service.settings import Settings
 from service.shutdown import InFlightMiddleware, install_sigterm_drain
 from service.state import AppState
@@ -51,6 +67,8 @@ from service.state import AppState
 log = logging.getLogger(__name__)
 
 IMPORT_PATH = re.compile(r"^/memories/[^/]+/import$")  # bodies up to XLT_MAX_IMPORT_BYTES
+FILE_PATHS = re.compile(r"^/(translate/file|libretranslate/translate_file|jobs)$")  # up to XLT_MAX_FILE_BYTES
+FORM_OVERHEAD = 64 << 10  # the multipart form's other fields and boundaries around the file
 
 
 def _version() -> str:
@@ -88,6 +106,7 @@ def batch_policy(settings: Settings, **overrides: Any) -> BatchPolicy:
         max_wait_s=settings.max_wait_ms / 1000,
         max_queue=settings.max_queue,
         concurrency=settings.inter_threads,
+        bulk_share=settings.bulk_share,
         **overrides,
     )
 
@@ -143,6 +162,10 @@ async def _start(
     state.pipeline = TranslationPipeline(
         settings, registry, state.schedulers, detector, memories=state.memories, leases=leases, metrics=state.metrics
     )
+    stores = JobStores(job_store_opener(settings.memory_store_url, settings.data_dir))
+    runner = JobRunner(stores, pipeline_translator(state.pipeline, settings), settings, state.metrics, state.memories)
+    state.jobs = JobManager(stores, runner, settings, state.metrics, state.memories)
+    runner.start()  # jobs accepted before a restart resume now
     state.ready = True
     state.publish_ready()
     log.info(
@@ -155,6 +178,8 @@ async def _start(
 
 async def _stop(state: AppState) -> None:
     state.draining = True
+    if state.jobs is not None:
+        await state.jobs.close()  # first: running jobs are handed back, their queued sentences dropped
     if not await state.in_flight.wait_idle(state.settings.drain_timeout_s):  # after SIGTERM: already idle
         log.warning("drain timeout: %d requests still in flight", state.in_flight.count)
     if state.reloader is not None:
@@ -205,7 +230,7 @@ def create_app(
     """
     settings = settings if settings is not None else Settings()
     state = AppState(settings=settings, metrics=Metrics())
-    state.metrics.configure(settings.request_timeout_s, stores=(MEMORY_STORE, KEY_STORE))
+    state.metrics.configure(settings.request_timeout_s, stores=(MEMORY_STORE, KEY_STORE, JOB_STORE))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -234,13 +259,14 @@ def create_app(
     install_openapi(app)
     routers = [translate.router, languages.router, models.router, memories.router, health.router, metrics.router]
     routers += [detect.router, libretranslate.router, playground.router]  # LibreTranslate under /libretranslate
+    routers += [files.router, jobs.router]
     for router in routers:
         app.include_router(router)
     paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        larger=[(IMPORT_PATH, settings.max_import_bytes)],
+        larger=[(IMPORT_PATH, settings.max_import_bytes), (FILE_PATHS, settings.max_file_bytes + FORM_OVERHEAD)],
     )
     app.add_middleware(ShedMiddleware, schedulers=state.schedulers)  # every queue past its bounds: 429 unread
     app.add_middleware(InFlightMiddleware, state=state)  # while draining: 503 before anything is read

@@ -367,3 +367,53 @@ class ErrorResponse(BaseModel):
     """Every error answer: ``{"error": {"code", "message"}}`` (see service/errors.py)."""
 
     error: ErrorDetail
+
+
+class JobProgress(BaseModel):
+    done: int = Field(description="segments translated (or left as they were) and saved")
+    total: int = Field(description="segments in the file")
+
+
+class JobErrorInfo(BaseModel):
+    code: str = Field(description="stable code: the job's failure (`segment` null) or why a segment was skipped")
+    message: str
+    segment: int | None = Field(default=None, description="the segment's index, for a segment left untranslated")
+
+
+class JobStatus(BaseModel):
+    """A background job (``POST /jobs``): where it stands, what went wrong, how long it took."""
+
+    model_config = _examples(
+        {
+            "id": "7c9e6679742540de944be07fc1f70e2a",
+            "state": "running",
+            "filename": "app.po",
+            "source": "en",
+            "target": "de",
+            "progress": {"done": 640, "total": 5000},
+            "errors": [],
+            "created_at": 1767225600.0,
+            "started_at": 1767225600.5,
+            "attempts": 1,
+        }
+    )
+
+    id: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    filename: str
+    source: str = Field(description='the source language (detected when the job was created with "auto")')
+    target: str
+    model: str | None = None
+    memory: str | None = None
+    options: dict[str, bool] = Field(default_factory=dict)
+    progress: JobProgress
+    errors: list[JobErrorInfo] = Field(
+        default_factory=list, description="the job's failure, and segments left untranslated (the first 50)"
+    )
+    more_errors: int = Field(default=0, description="segment errors past those listed")
+    created_at: float = Field(description="Unix time")
+    started_at: float | None = Field(default=None, description="when a replica first took it")
+    finished_at: float | None = None
+    duration_s: float | None = Field(default=None, description="from creation to its end (or to now)")
+    attempts: int = Field(default=0, description="times a replica took it (resumed after a restart: one more)")
+    result: str | None = Field(default=None, description="where to download the file, once done")

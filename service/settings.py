@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=5000, ge=1, le=10_000_000)
     max_items: int = Field(default=128, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    # Files (``POST /translate/file``, jobs): the upload's size; an office file's zip may unpack to at most
+    # ``max_unzipped_ratio`` times that (bombs are refused before any library opens them).
+    max_file_bytes: int = Field(default=20 << 20, ge=1024, le=1 << 32)
+    max_file_segments: int = Field(default=100_000, ge=1, le=10_000_000)
 
     # Source language detection for ``source: "auto"`` (needs the ``langid`` package).
     language_detection: bool = True
@@ -103,6 +107,21 @@ class Settings(BaseSettings):
     memory_fuzzy_examples: int = Field(default=2, ge=0, le=8)  # training prepended 1-2 retrieved examples
     memory_cache_size: int = Field(default=32, ge=1, le=10_000)  # (memory, language pair) indexes kept in RAM
     max_import_bytes: int = Field(default=64 << 20, ge=1024, le=1 << 34)
+
+    # Background jobs (``POST /jobs``), stored where the memories are (PostgreSQL when ``memory_store_url`` names
+    # it: every replica sees and runs them; else a SQLite file under ``data_dir``). Each chunk of
+    # ``job_chunk_size`` segments is committed as it ends (a restart loses at most one chunk's work); a running job
+    # is leased for ``job_lease_s`` and the lease renewed every third of it, so a replica that dies loses its jobs
+    # to another that long after; each replica runs at most ``max_jobs`` at once (0: it serves the jobs API but
+    # runs none) and looks for new ones every ``job_poll_s``; finished jobs and their files are deleted after
+    # ``job_retention_h``. In the batcher, job sentences wait behind requests' but get every ``bulk_share``-th
+    # batch while both wait, so a job always progresses.
+    job_chunk_size: int = Field(default=64, ge=1, le=100_000)
+    job_lease_s: float = Field(default=30.0, ge=1, le=3600)
+    job_poll_s: float = Field(default=1.0, gt=0, le=300)
+    max_jobs: int = Field(default=2, ge=0, le=256)
+    job_retention_h: float = Field(default=168.0, gt=0, le=100_000)
+    bulk_share: int = Field(default=8, ge=1, le=10_000)
 
     # Hot reload of model folders on SIGHUP (``POST /models/reload`` works either way).
     reload_on_sighup: bool = True

@@ -16,6 +16,7 @@ from service.batching.executor import EngineExecutor
 from service.engines.registry import ModelRegistry
 from service.errors import NotReady
 from service.fewshot.memories import Memories
+from service.jobs.manager import JobManager
 from service.metrics import Metrics
 from service.pipeline import TranslationPipeline
 from service.reload import ModelReloader
@@ -33,6 +34,7 @@ class AppState:
     pipeline: TranslationPipeline | None = None
     reloader: ModelReloader | None = None
     memories: Memories | None = None
+    jobs: JobManager | None = None  # background jobs: the API's use cases and this replica's runner
     guard: Guard | None = None  # API keys and per-key limits
     in_flight: InFlight = field(default_factory=InFlight)  # accepted requests not answered yet
     ready: bool = False
