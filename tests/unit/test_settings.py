@@ -80,6 +80,12 @@ def test_on_a_gpu_one_engine_worker_with_one_thread_unless_given(monkeypatch: py
         {"max_batch_size": 100, "max_queue": 10},
         {"inter_threads": 64, "intra_threads": 64},
         {"no_such_setting": 1},
+        {"job_chunk_size": 0},
+        {"job_lease_s": 0.5},
+        {"job_poll_s": 0},
+        {"max_jobs": -1},
+        {"job_retention_h": 0},
+        {"bulk_share": 0},
     ],
 )
 def test_bad_values_fail_loudly(bad: dict[str, Any]) -> None:
@@ -91,3 +97,10 @@ def test_bad_environment_fails_at_create_app_not_import(monkeypatch: pytest.Monk
     monkeypatch.setenv("XLT_MAX_BATCH_SIZE", "lots")
     with pytest.raises(ValidationError, match="max_batch_size"):
         create_app()
+
+
+def test_job_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XLT_JOB_LEASE_S", "2")
+    monkeypatch.setenv("XLT_MAX_JOBS", "0")  # serves the jobs API, runs none
+    settings = Settings()
+    assert (settings.job_lease_s, settings.max_jobs, settings.job_chunk_size, settings.bulk_share) == (2.0, 0, 64, 8)
