@@ -81,7 +81,8 @@ class Run:
         self.env["PYTHONUNBUFFERED"] = "1"
 
     def ok(self, name: str) -> bool:
-        return any(s["step"] == name and s["status"] == "ok" for s in self.steps)
+        """Whether a step ``name`` (or ``name <variant>``, e.g. a probe with another compute type) passed."""
+        return any(s["step"].split(" ")[0] == name and s["status"] == "ok" for s in self.steps)
 
     def step(self, name: str, cmd: list[str], timeout_s: float, needs: tuple[str, ...] = ()) -> str | None:
         """Run one step as a subprocess; its stdout on success, else None (recorded either way)."""
@@ -372,6 +373,14 @@ def run(args: argparse.Namespace) -> int:
         elif alias == "":
             note["cublas"] = "libcublas.so.12 not found, nor cuBLAS 13 to stand in for it"
     machine_json = state.step("probe", [*me, "_probe", device, str(base), fast], 120, needs=("install",))
+    wanted = fast
+    for other in [] if machine_json or dry or not state.ok("install") else ["int8", "float16"]:
+        # int8_float16 failed (a crash takes the process, hence one process a type): serve what does run
+        machine_json = state.step(f"probe {other}", [*me, "_probe", device, str(base), other], 120)
+        if machine_json:
+            fast = other
+            types = [t for t in types if t != wanted]
+            break
     machine = json.loads(machine_json.strip().splitlines()[-1]) if machine_json else {"cpu": _cpu_model()}
 
     shape = "tiny" if dry else "opus-mt-big"
@@ -390,7 +399,9 @@ def run(args: argparse.Namespace) -> int:
     )
     parity_rows = json.loads(parity_json.read_text()) if state.ok("parity") else []
 
-    server_env = {"XLT_DEVICE": "cpu", "XLT_COMPUTE_TYPE": fast} if dry else dict(GPU_SERVER_ENV)
+    server_env = (
+        {"XLT_DEVICE": "cpu", "XLT_COMPUTE_TYPE": fast} if dry else {**GPU_SERVER_ENV, "XLT_COMPUTE_TYPE": fast}
+    )
     server_env["XLT_LANGUAGE_DETECTION"] = "false"  # the requests name their source language
     state.env.update(server_env)
     duration, requests = ("1", "300") if dry else (str(args.duration), "1000000")
@@ -409,7 +420,7 @@ def run(args: argparse.Namespace) -> int:
         elif (TMP / "serve-dynamic.log").exists():  # where load.py keeps the server's log
             state.steps[-1]["server_log"] = (TMP / "serve-dynamic.log").read_text(errors="replace")[-1500:]
 
-    verdict = parity_verdict(parity_rows, f"{device} {fast}", args.parity_margin)
+    verdict = parity_verdict(parity_rows, f"{device} {wanted}", args.parity_margin)
     report = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "dry_run": dry,
