@@ -97,5 +97,5 @@ def test_the_sampler_draws_extra_pairs_at_their_share_and_refuses_a_pair_in_both
     share = sum(label in ("de-fr", "fr-de") for label in labels) / len(labels)
     assert 0.17 < share < 0.23  # by temperature over all four, the two small pairs would get ~0.29
     assert PairSampler(real, 100, 4).probs == pytest.approx([0.5, 0.5])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="both real and extra"):
+    with pytest.raises(ValueError, match="pairs in two groups"):
         PairSampler(real, 100, 4, extra={("en", "de"): _examples(1, 0)}, extra_share=0.1)  # type: ignore[arg-type]
