@@ -101,7 +101,7 @@ async def translate_upload(
     "/translate/file",
     response_class=Response,
     responses={
-        200: {"description": "the translated file", "content": {"application/octet-stream": {}}},
+        200: {"description": "the translated file", "content": {"application/octet-stream": {"example": "..."}}},
         **{s: {"description": d, **_ERROR} for s, d in [
             (401, "unauthorized"), (404, "model_not_found, memory_not_found"),
             (413, "file_too_large, payload_too_large"), (415, "unsupported_format"),

@@ -349,7 +349,7 @@ async def translate_file(request: Request, pipeline: Pipeline) -> TranslateFileR
     name="libretranslate_download_file",
     response_class=Response,
     responses={
-        200: {"description": "the translated file", "content": {"application/octet-stream": {}}},
+        200: {"description": "the translated file", "content": {"application/octet-stream": {"example": "..."}}},
         404: {"description": "unknown or expired", "content": {"application/json": {"example": {"error": "..."}}}},
     },
 )
