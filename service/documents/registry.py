@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from service.documents.base import (
+    DocumentError,
     FileOptions,
     FileTooLarge,
     InvalidFile,
@@ -75,7 +76,10 @@ def parse_document(
     extension = _extension(filename)
     if len(data) > limits.max_file_bytes:
         raise FileTooLarge(f"the file has {len(data)} bytes; at most {limits.max_file_bytes}")
-    document = _parser(extension)(data, options, source, target, limits)
+    try:
+        document = _parser(extension)(data, options, source, target, limits)
+    except DocumentError as exc:  # the message names the file, then the line or part where it went wrong
+        raise type(exc)(f"{PurePath(filename).name}: {exc.message}") from None
     if len(document.segments) > limits.max_segments:
         raise InvalidFile(f"the file has {len(document.segments)} segments; at most {limits.max_segments}")
     return document

@@ -117,7 +117,7 @@ async def test_po_syntax_error_names_the_line(client: httpx.AsyncClient) -> None
     data = b'msgid ""\nmsgstr ""\n\nmsgid "One"\nmsgstr "Eins"\nthis is not gettext\n'
     r = await client.post("/translate/file", files={"file": ("app.po", data)}, data={"target": "de"})
     assert r.status_code == 422
-    assert "line 6" in r.json()["error"]["message"]
+    assert r.json()["error"]["message"].startswith("app.po: ") and "line 6" in r.json()["error"]["message"]
 
 
 async def test_a_body_far_over_the_limit_is_refused_unread(client: httpx.AsyncClient) -> None:
