@@ -263,3 +263,11 @@ def test_the_built_corpus_keeps_the_everyday_sets_out_of_train(tmp_path: Path) -
         built = {(p.src, p.tgt_lang, p.tgt) for p in read_pairs(out / f"{split}.tsv") if p.origin == "everyday"}
         assert built == {(p.src, p.tgt_lang, p.tgt) for p in rows}
     assert [s["name"] for s in manifest["sources"]].count("everyday") == 2  # type: ignore[union-attr]
+
+
+def test_a_backtranslation_source_names_its_debian_package_and_licence(tmp_path: Path) -> None:
+    path = tmp_path / "bt.tsv"
+    write_pairs(path, [Pair("backtranslation", "fortunes-de-kuchen", "en", "de", "Bake it.", "Backen.")])
+    rows, [source] = general.backtranslation_pairs([path], generic_raise)
+    assert len(rows) == 1 and source["by_origin"] == {"fortunes-de": 1}
+    assert set(source["packages"]) == {"fortunes-de"} and source["licence"] == monolingual.LICENSE  # type: ignore[arg-type]

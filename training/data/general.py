@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from training.data import backtranslate, freedict, teacher, wordnet
+from training.data import backtranslate, freedict, monolingual, teacher, wordnet
 from training.data.debian import DPKG, installed_versions
 from training.data.generic import OnBad
 from training.data.records import DataError, Pair
@@ -125,13 +125,17 @@ def backtranslation_pairs(files: Iterable[Path], on_bad: OnBad) -> tuple[list[Pa
     for path in files:
         rows = backtranslate.read(path, on_bad)
         pairs += rows
+        origins = Counter("-".join(p.group.split("-")[:2]) for p in rows)  # "fortunes-de-kuchen" -> "fortunes-de"
+        debian = [o for o in origins if o in monolingual.PACKAGES.values()]
         sources.append(
             {
                 "name": "backtranslation",
                 "file": str(path),
                 "sha256": _sha256(path),
                 "pairs": len(rows),
-                "by_group": dict(Counter(p.group.rsplit("-", 1)[0] for p in rows)),
+                "by_origin": dict(origins),
+                "packages": debian_versions(debian),
+                "licence": monolingual.LICENSE if debian else "see where the file's text came from",
             }
         )
     return pairs, sources
