@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 MODES = {
@@ -22,6 +23,7 @@ MODES = {
     ("es", "it"): "spa-ita",
     ("it", "es"): "ita-spa",
 }
+PACKAGES = ("apertium-eng-spa", "apertium-fr-es", "apertium-es-pt", "apertium-es-it")
 PIVOT = "es"  # every Apertium pair here has Spanish on one side; other directions chain through it
 
 
@@ -42,19 +44,32 @@ def available() -> bool:
     return shutil.which("apertium") is not None
 
 
+def run(mode: str, texts: Sequence[str], *, marks: bool = False, timeout: float = 3600) -> list[str]:
+    """One Apertium call for all ``texts``, one per line (~800 sentences/s, 0.25 s to start); ``marks``: keep
+    the unknown-word marks (``*``, ``#``, ``@``) that ``-u`` leaves out."""
+    from training.data.records import DataError
+
+    joined = "\n".join(" ".join(t.split()) for t in texts) + "\n"
+    command = ["apertium", mode] if marks else ["apertium", "-u", mode]
+    try:
+        out = subprocess.run(command, input=joined, capture_output=True, text=True, check=True, timeout=timeout)
+    except FileNotFoundError as e:
+        raise DataError(f"apertium is not installed (apt-get install apertium {' '.join(PACKAGES)})") from e
+    except subprocess.CalledProcessError as e:
+        raise DataError(f"apertium {mode} failed: {e.stderr.strip()[:300]}") from e
+    lines = [" ".join(line.split()) for line in out.stdout.rstrip("\n").split("\n")]
+    if len(lines) != len(texts):
+        raise DataError(f"apertium {mode} returned {len(lines)} lines for {len(texts)} inputs")
+    return lines
+
+
 def translate(texts: list[str], src: str, tgt: str) -> list[str]:
     modes = route(src, tgt)
     if modes is None:
         raise ValueError(f"Apertium has no route from {src} to {tgt}")
     lines = texts
     for mode in modes:
-        joined = "\n".join(" ".join(t.split()) for t in lines) + "\n"
-        out = subprocess.run(
-            ["apertium", "-u", mode], input=joined, capture_output=True, text=True, check=True, timeout=600
-        )
-        lines = [" ".join(line.split()) for line in out.stdout.rstrip("\n").split("\n")]
-        if len(lines) != len(texts):
-            raise RuntimeError(f"apertium {mode} returned {len(lines)} lines for {len(texts)} inputs")
+        lines = run(mode, lines, timeout=600)
     return lines
 
 

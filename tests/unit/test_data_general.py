@@ -227,7 +227,7 @@ def test_teacher_end_to_end_through_real_apertium(tmp_path: Path) -> None:
     assert all(p.src == "The house is small." and p.origin == "teacher" for p in pairs)
     assert report.dropped == {"es": 1, "fr": 1, "it": 1, "pt": 1}
     root = _wordnet(tmp_path / "wn")
-    rows, source, _ = general.teacher_pairs({"es"}, root, on_bad=generic_raise)
+    rows, source = general.teacher_pairs({"es"}, root, on_bad=generic_raise)
     assert ("The house is small.", "La casa es pequeña.") in {(p.src, p.tgt) for p in rows}
     assert source["kept"]["es"] == len(rows) and "wordnet-base" in source["packages"]
 

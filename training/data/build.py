@@ -187,7 +187,7 @@ def build(
         sources.append({"name": path.suffix[1:], "file": str(path), "sha256": _sha256(path), "pairs": len(rows)})
 
     if teacher:
-        rows, source, _ = general.teacher_pairs(lang_set, glosses=glosses, on_bad=on_bad)
+        rows, source = general.teacher_pairs(lang_set, glosses=glosses, on_bad=on_bad)
         splits["train"].extend(p for p in rows if keep(p))
         sources.append(source)
     if dictionaries:

@@ -38,9 +38,9 @@ def everyday_vocabulary(sentences: Iterable[str], least: int = 3) -> Counter[str
 
 def teacher_pairs(
     langs: set[str], root: Path = wordnet.ROOT, *, glosses: bool = True, on_bad: OnBad
-) -> tuple[list[Pair], dict[str, object], list[str]]:
-    """WordNet's sentences through Apertium into each of ``langs`` it reaches; returns the pairs, the manifest
-    source and the English sentences (for the dictionary filter)."""
+) -> tuple[list[Pair], dict[str, object]]:
+    """WordNet's sentences through Apertium into each of ``langs`` it reaches; returns the pairs and the manifest
+    source."""
     sentences = list(wordnet.read(root, glosses=glosses, on_bad=on_bad))
     seen: set[str] = set()
     unique = []
@@ -66,7 +66,7 @@ def teacher_pairs(
         "kept": report.kept,
         "dropped_marked": report.dropped,
     }
-    return pairs, source, [text for _, text in unique]
+    return pairs, source
 
 
 def dictionary_pairs(

@@ -13,15 +13,15 @@ teacher output from human text; the service never sends the tag.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from training.data.records import DataError, Pair
+from training import apertium
+from training.apertium import PACKAGES
+from training.data.records import Pair
 
 ORIGIN = "teacher"
-PACKAGES = ("apertium-eng-spa", "apertium-fr-es", "apertium-es-pt", "apertium-es-it")
 LICENSE = "GPL-2.0+/GPL-3.0 (Apertium language data; the output of a GPL program is not covered by the GPL)"
 # English -> X: Apertium modes run one after another. German has no pair (see ``training.data.freedict``).
 CHAINS: dict[str, tuple[str, ...]] = {
@@ -36,7 +36,7 @@ _MARK = re.compile(r"(?:^|[\s\"'(\[¿¡])[*#@][^\W\d_]")
 
 def available(modes: Sequence[str] = ()) -> bool:
     """Apertium is on PATH and knows every mode asked for."""
-    if shutil.which("apertium") is None:
+    if not apertium.available():
         return False
     if not modes:
         return True
@@ -47,23 +47,6 @@ def available(modes: Sequence[str] = ()) -> bool:
 def marked(text: str) -> bool:
     """Does Apertium's output carry an unknown-word, generation or transfer mark?"""
     return _MARK.search(text) is not None
-
-
-def run_mode(mode: str, texts: Sequence[str], timeout: float = 3600) -> list[str]:
-    """One Apertium call for all ``texts`` (one per line, marks kept); ~800 sentences/s, 0.25 s to start."""
-    joined = "\n".join(" ".join(t.split()) for t in texts) + "\n"
-    try:
-        out = subprocess.run(
-            ["apertium", mode], input=joined, capture_output=True, text=True, check=True, timeout=timeout
-        )
-    except FileNotFoundError as e:
-        raise DataError(f"apertium is not installed (apt-get install apertium {' '.join(PACKAGES)})") from e
-    except subprocess.CalledProcessError as e:
-        raise DataError(f"apertium {mode} failed: {e.stderr.strip()[:300]}") from e
-    lines = [" ".join(line.split()) for line in out.stdout.rstrip("\n").split("\n")]
-    if len(lines) != len(texts):
-        raise DataError(f"apertium {mode} returned {len(lines)} lines for {len(texts)} inputs")
-    return lines
 
 
 @dataclass
@@ -91,7 +74,7 @@ def distill(
                 continue
             previous = done[chain[: k - 1]]
             alive = [i for i, t in enumerate(previous) if t is not None]
-            outputs = run_mode(chain[k - 1], [previous[i] or "" for i in alive]) if alive else []
+            outputs = apertium.run(chain[k - 1], [previous[i] or "" for i in alive], marks=True) if alive else []
             step: list[str | None] = [None] * len(previous)
             for i, text in zip(alive, outputs, strict=True):
                 step[i] = None if marked(text) or not text else text
