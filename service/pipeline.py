@@ -96,6 +96,15 @@ class _TextPlan:
         return "model"
 
 
+def check_language(engine: Engine, lang: str, role: str) -> None:
+    """``UnsupportedLanguage`` unless ``engine``'s model has ``lang`` (``role``: source or target, for the message)."""
+    if lang not in engine.manifest.languages:
+        raise UnsupportedLanguage(
+            f"{role} language {lang!r} is not supported by model {engine.name!r} "
+            f"(supported: {', '.join(engine.manifest.languages)})"
+        )
+
+
 class TranslationPipeline:
     def __init__(
         self,
@@ -158,14 +167,6 @@ class TranslationPipeline:
                 if len(value) > chars:
                     raise ExampleTooLong(f"examples[{i}].{name} has {len(value)} characters; at most {chars}")
         return tokenize_examples(engine, [Example(e.source, e.target) for e in examples])
-
-    @staticmethod
-    def _check_language(engine: Engine, lang: str, role: str) -> None:
-        if lang not in engine.manifest.languages:
-            raise UnsupportedLanguage(
-                f"{role} language {lang!r} is not supported by model {engine.name!r} "
-                f"(supported: {', '.join(engine.manifest.languages)})"
-            )
 
     async def _detect(self, engine: Engine, texts: list[str]) -> list[str]:
         detector = self._detector
@@ -247,12 +248,12 @@ class TranslationPipeline:
         examples = self._examples(engine, request.examples)
         memory_id = check_memory_id(request.memory) if request.memory is not None else None
         target = request.target
-        self._check_language(engine, target, "target")
+        check_language(engine, target, "target")
         if request.source == AUTO:
             shown = [visible_text(t) for t in texts] if request.format == "html" else texts
             sources = await self._detect(engine, shown)
         else:
-            self._check_language(engine, request.source, "source")
+            check_language(engine, request.source, "source")
             sources = [request.source] * len(texts)
         directions = {(s, t): zero for s, t, zero in engine.manifest.directions()}
         plans = [

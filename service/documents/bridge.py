@@ -12,7 +12,7 @@ once, on a sample of the whole document, not per segment (short strings fool the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from service.batching.queue import Priority
@@ -53,6 +53,16 @@ def _pieces(index: int, segment: Segment, limit: int) -> list[_Piece] | None:
         current += sentence + tail
     texts.append(current)
     return [_Piece(index, part, text, False) for part, text in enumerate(t for t in texts if t)]
+
+
+def memory_pairs(segments: Sequence[Segment], translations: Sequence[str | None], limit: int) -> list[tuple[str, str]]:
+    """The ``(source, translation)`` entries a file's machine output gives a memory (``store: true``): plain segments
+    only (markup would turn up in string lookups), both sides non-empty and within ``limit`` characters."""
+    return [
+        (s.text.strip(), t.strip())
+        for s, t in zip(segments, translations, strict=True)
+        if t and t.strip() and s.text.strip() and not s.markup and len(s.text) <= limit and len(t) <= limit
+    ]
 
 
 async def detect_source(pipeline: TranslationPipeline, segments: list[Segment], model: str | None = None) -> str:

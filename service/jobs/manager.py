@@ -21,14 +21,13 @@ from service.errors import (
     JobNotDone,
     JobNotFound,
     UnsupportedDirection,
-    UnsupportedLanguage,
 )
 from service.fewshot.memories import Memories, Scope
 from service.fewshot.store import check_memory_id
 from service.jobs.model import Job, JobSpec, check_job_id
 from service.jobs.runner import JobRunner, JobStores
 from service.metrics import Metrics
-from service.pipeline import TranslationPipeline
+from service.pipeline import TranslationPipeline, check_language
 from service.schemas import AUTO
 from service.settings import Settings
 
@@ -53,13 +52,9 @@ class JobManager:
     ) -> None:
         """What can be known before the file is read: the model, its languages, the memory."""
         engine = registry.get(model)
-        langs = engine.manifest.languages
         for role, lang in (("target", target), ("source", source)):
-            if lang != AUTO and lang not in langs:
-                supported = ", ".join(langs)
-                raise UnsupportedLanguage(
-                    f"{role} language {lang!r} is not supported by model {engine.name!r} (supported: {supported})"
-                )
+            if lang != AUTO:
+                check_language(engine, lang, role)
         if source != AUTO and (source, target) not in {(s, t) for s, t, _ in engine.manifest.directions()}:
             raise UnsupportedDirection(f"model {engine.name!r} cannot translate {source} -> {target}")
         if memory is not None:

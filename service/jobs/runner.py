@@ -26,7 +26,7 @@ from functools import partial
 from typing import TypeVar
 
 from service.documents import Limits, Segment, TranslateSegments, parse_document
-from service.documents.bridge import pipeline_segments
+from service.documents.bridge import memory_pairs, pipeline_segments
 from service.errors import NotReady, Overloaded, StoreUnavailable, Timeout, XltError
 from service.fewshot.memories import Memories, Scope
 from service.jobs.model import Job, JobError, JobSpec, Outcome
@@ -264,16 +264,13 @@ class JobRunner:
 
     async def _write_back(self, spec: JobSpec, segments: list[Segment], outcomes: dict[int, Outcome]) -> None:
         """``store: true``: the chunk's machine translations go into the job's memory, flagged unreviewed (an
-        entry a person wrote is kept). Plain segments only: markup would turn up in string lookups."""
+        entry a person wrote is kept)."""
         memories = self._memories
         if memories is None or spec.memory is None or not spec.options.store:
             return
-        limit = self._settings.max_text_chars
-        pairs = []
-        for index, outcome in outcomes.items():
-            source, target = segments[index].text.strip(), (outcome.translation or "").strip()
-            if source and target and not segments[index].markup and len(source) <= limit and len(target) <= limit:
-                pairs.append((source, target))
+        pairs = memory_pairs(
+            [segments[i] for i in outcomes], [o.translation for o in outcomes.values()], self._settings.max_text_chars
+        )
         if pairs:
             memory = spec.memory
             await self._retry(

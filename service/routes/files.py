@@ -17,7 +17,7 @@ from service.auth.deps import require_caller
 from service.auth.guard import Caller
 from service.documents import FileOptions, Limits, Segment, media_type, output_filename, translate_document
 from service.documents.base import FileTooLarge
-from service.documents.bridge import detect_source, pipeline_segments
+from service.documents.bridge import detect_source, memory_pairs, pipeline_segments
 from service.errors import error_body
 from service.fewshot.memories import Memories
 from service.pipeline import TranslationPipeline
@@ -76,12 +76,7 @@ async def translate_upload(
         async with caller.charge(sum(len(s.text) for s in segments)):
             results = await translate(segments)
         if options.store and memory and memories is not None:
-            limit = settings.max_text_chars
-            pairs = [
-                (s.text.strip(), t.strip())
-                for s, t in zip(segments, results, strict=True)
-                if t and t.strip() and s.text.strip() and not s.markup and len(s.text) <= limit and len(t) <= limit
-            ]
+            pairs = memory_pairs(segments, results, settings.max_text_chars)
             if pairs:
                 src = source.strip().lower()
                 if src == AUTO:
