@@ -44,6 +44,15 @@ def _find(raw: str, needle: str, at: int) -> int:
         at = found + 1
 
 
+def _after_destination(raw: str, at: int) -> int:
+    """The index after a link's or image's destination at ``at``: ``(url "title")``, ``[ref]``, or none."""
+    if raw.startswith("(", at):
+        return _closing_paren(raw, at)
+    if raw.startswith("[", at):
+        return raw.index("]", at) + 1
+    return at
+
+
 def _closing_paren(raw: str, at: int) -> int:
     """The index after the ``)`` closing the ``(`` at ``at`` (balanced, backslash escapes skipped)."""
     depth, i = 0, at
@@ -93,19 +102,13 @@ def _protected(raw: str, children: list[Token]) -> list[tuple[int, int]]:
                 continue
             start = _find(raw, "]", at)
             at = start + 1
-            if raw.startswith("(", at):
-                at = _closing_paren(raw, at)
-            elif raw.startswith("[", at):
-                at = raw.index("]", at) + 1
+            at = _after_destination(raw, at)
             parts.append((start, at))
         elif kind == "image":
             start = _find(raw, "![", at)
             close = _find(raw, "]", start + 2)
             at = close + 1
-            if raw.startswith("(", at):
-                at = _closing_paren(raw, at)
-            elif raw.startswith("[", at):
-                at = raw.index("]", at) + 1
+            at = _after_destination(raw, at)
             parts.append((start, at))
         elif kind == "html_inline":
             start = raw.index(token.content, at)
