@@ -198,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-4; 5e-5 pretrained)")
             p.add_argument("--warmup", type=int, default=None, help="steps up to the peak (default 200; 50 pretrained)")
             p.add_argument("--eval-every", type=int, default=400)
+            p.add_argument(
+                "--threads",
+                type=int,
+                default=None,
+                help="torch threads (default: up to 2); 1 leaves a core to other work, which a 2-thread run "
+                "shares badly",
+            )
             p.add_argument("--dev-per-direction", type=int, default=40)
 
     a = train.add_parser("adapt", help="fine-tune a shipped model on a few pairs of one domain -> a new engine")
@@ -403,6 +410,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             dev_per_direction=args.dev_per_direction,
             resume=args.resume,
             seed=args.seed,
+            threads=args.threads,
         )
         print(json.dumps({k: s[k] for k in ("steps", "minutes", "best_dev")}))
         return 0

@@ -87,3 +87,10 @@ def test_group_flag_reaches_the_trainer_and_bad_values_are_refused(calls: list[A
         with pytest.raises(SystemExit):
             main(["train", "finetune", "--group", bad])
     assert "expected ORIGIN,...=SHARE" in capsys.readouterr().err
+
+
+def test_threads_reach_our_trainer(calls: list[Any]) -> None:
+    """``--threads 1`` leaves a core to other work; without it the trainer picks (None)."""
+    assert main(["train", "finetune", "--threads", "1"]) == 0
+    assert main(["train", "finetune"]) == 0
+    assert [kwargs["threads"] for _, kwargs in calls] == [1, None]
