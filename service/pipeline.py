@@ -81,6 +81,7 @@ class _TextPlan:
     passthrough: bool = False
     pivot: bool = False
     exact: str | None = None  # the whole text is in the memory
+    unreviewed: bool = False  # a memory entry it was served from is a machine translation no person reviewed
     off_target: bool | None = None  # auto's verdict on the text it serves, when it judged one (zero-shot, long enough)
 
     def pending(self) -> list[Sentence]:
@@ -312,7 +313,7 @@ class TranslationPipeline:
         for plan in live:
             hits = found[plan.source]
             if len(plan.sentences) > 1 and (whole := next(hits)).exact is not None:
-                plan.exact = whole.exact
+                plan.exact, plan.unreviewed = whole.exact, not whole.reviewed
                 hits_total.labels(engine.name, "exact").inc()
             for sentence in plan.sentences:
                 hit = next(hits)
@@ -320,6 +321,7 @@ class TranslationPipeline:
                     continue
                 if hit.exact is not None:
                     sentence.output, sentence.from_memory = hit.exact, True
+                    plan.unreviewed = plan.unreviewed or not hit.reviewed
                     hits_total.labels(engine.name, "exact").inc()
                 elif hit.examples and not plan.pivot:  # the pivot legs translate without examples
                     sentence.examples = tokenize_examples(engine, hit.examples)
@@ -402,6 +404,7 @@ class TranslationPipeline:
             model=engine.name,
             zero_shot=plan.zero_shot,
             origin=plan.origin,
+            reviewed=not plan.unreviewed if plan.origin == "memory" else None,
             via=self._settings.pivot_language if plan.pivot else None,
             score=score,
             off_target=plan.off_target,

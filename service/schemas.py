@@ -116,6 +116,12 @@ class Translation(BaseModel):
     origin: Literal["model", "memory"] = Field(
         default="model", description="`memory`: every sentence was an exact match in the translation memory"
     )
+    reviewed: bool | None = Field(
+        default=None,
+        description="`origin: memory`: true when every memory entry it came from was written by a person, false "
+        "when one is a machine translation a file's `store` wrote back and nobody has reviewed (absent for "
+        "`origin: model`)",
+    )
     via: str | None = Field(default=None, description="the pivot language, when translated through it")
     score: float | None = None
     alternatives: list[str] | None = Field(default=None, description="with `options.alternatives`: other translations")

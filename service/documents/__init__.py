@@ -9,6 +9,7 @@ from service.documents.base import (
     FileOptions,
     Limits,
     ParsedDocument,
+    Reviewed,
     Segment,
     TranslateSegments,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "FileOptions",
     "Limits",
     "ParsedDocument",
+    "Reviewed",
     "Segment",
     "TranslateSegments",
     "media_type",

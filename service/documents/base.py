@@ -31,6 +31,7 @@ __all__ = [
     "InvalidFile",
     "Limits",
     "ParsedDocument",
+    "Reviewed",
     "Segment",
     "TranslateSegments",
     "UnsafeFile",
@@ -47,12 +48,24 @@ class Segment:
     markup: bool = False
 
 
+class Reviewed(str):
+    """A segment's translation that a person wrote: an exact match on a reviewed memory entry.
+
+    Why a ``str``: every format writes it as the text it is; only the catalogs look at the type, to write the
+    unit as translated rather than fuzzy / needs-review (a reviewed entry is a human translation, not machine
+    output). Anything made from it (a slice, a join) is a plain ``str`` again, so only a whole, untouched
+    memory translation keeps the mark."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class FileOptions:
     """The multipart ``options`` JSON of a file request (and of a job). Model-agnostic on purpose.
 
     ``overwrite``: catalogs translate already translated units too (default: only the untranslated ones).
-    ``mark_fuzzy``: machine output is flagged ``fuzzy`` (gettext) / ``needs-review-translation`` (XLIFF).
+    ``mark_fuzzy``: machine output is flagged ``fuzzy`` (gettext) / ``needs-review-translation`` (XLIFF); so is
+    a unit filled from a memory entry nobody reviewed (``store``'s), while one from a reviewed entry is not.
     ``store``: with a ``memory``, machine translations are written back as unreviewed entries.
     """
 

@@ -6,7 +6,9 @@ Segments go in requests of at most ``chunk`` texts, a few at a time (``concurren
 the batcher full without overflowing its queue (which would answer 429). Markup segments use ``format: "html"``.
 A plain segment longer than ``XLT_MAX_TEXT_CHARS`` is cut between sentences and put back together; a markup one
 that long is left untranslated (its tags cannot be cut safely). With ``source: "auto"`` the language is detected
-once, on a sample of the whole document, not per segment (short strings fool the identifier).
+once, on a sample of the whole document, not per segment (short strings fool the identifier). A segment served
+whole from reviewed memory entries comes back as ``Reviewed`` (a person's translation: catalogs do not mark it
+fuzzy); from a machine-written entry, or from the model, as a plain ``str``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from service.batching.queue import Priority
-from service.documents.base import Segment, TranslateSegments
+from service.documents.base import Reviewed, Segment, TranslateSegments
 from service.fewshot.memories import ANONYMOUS, Scope
 from service.pipeline import TranslationPipeline
 from service.schemas import AUTO, DetectRequest, TranslateRequest
@@ -110,6 +112,7 @@ def pipeline_segments(
             return results
         lang = await detect(segments) if source == AUTO else source
         outputs: dict[int, dict[int, str]] = {}
+        machine: set[int] = set()  # segments with a piece not served from a reviewed memory entry
         done_segments = 0
         total = sum(1 for c in counts if c)
         groups = []
@@ -133,8 +136,11 @@ def pipeline_segments(
             for piece, translation in zip(group, response.translations, strict=True):
                 parts = outputs.setdefault(piece.index, {})
                 parts[piece.part] = translation.text
+                if translation.origin != "memory" or not translation.reviewed:
+                    machine.add(piece.index)
                 if len(parts) == counts[piece.index]:
-                    results[piece.index] = "".join(parts[k] for k in sorted(parts))
+                    text = "".join(parts[k] for k in sorted(parts))
+                    results[piece.index] = text if piece.index in machine else Reviewed(text)
                     done_segments += 1
             if on_progress is not None:
                 on_progress(done_segments, total)

@@ -4,7 +4,8 @@ Why translate-toolkit: it is what Pootle and Weblate build on; it round-trips a 
 contexts, flags, obsolete entries, line wrapping), knows every language's plural rule, and ships the placeholder
 checks (``pofilter``) that teams run in CI. Only untranslated units are translated unless ``overwrite``; a plural
 unit gets every ``msgstr[n]`` of the target's ``nplurals`` (form 0 from the singular, the others from the plural;
-with one form, from the plural). Machine output is flagged ``fuzzy`` unless ``mark_fuzzy`` is false; a unit whose
+with one form, from the plural). Machine output is flagged ``fuzzy`` unless ``mark_fuzzy`` is false; a unit filled
+from a reviewed memory entry is a person's translation and is not (one from an unreviewed entry is). A unit whose
 placeholders did not survive is written fuzzy anyway, with a translator comment naming the problem, so ``msgfmt``
 never ships it and a reviewer sees why. The header gets the target's ``Language`` and ``Plural-Forms``.
 """
@@ -21,7 +22,7 @@ from translate.misc.multistring import multistring
 from translate.storage import pypo
 from translate.storage.poparser import PoParseError
 
-from service.documents.base import FileOptions, InvalidFile, Limits, Segment
+from service.documents.base import FileOptions, InvalidFile, Limits, Reviewed, Segment
 from service.documents.placeholders import placeholder_problems
 from service.documents.safety import decode_text
 
@@ -116,7 +117,8 @@ class GettextDocument:
             unit.target = texts[0]
         if problems:
             unit.addnote(NOTE_PREFIX + "check the placeholders: " + "; ".join(problems), origin="translator")
-        unit.markfuzzy(self.options.mark_fuzzy or bool(problems))
+        machine = not all(isinstance(t, Reviewed) for t in texts)
+        unit.markfuzzy((self.options.mark_fuzzy and machine) or bool(problems))
 
 
 def _wanted(unit: pypo.pounit, overwrite: bool) -> bool:

@@ -8,8 +8,10 @@ pipeline's HTML mode, which translates only the text between them, and the resul
 with lxml around the file's own XML declaration, not re-indented.
 
 Machine output is ``state="needs-review-translation"`` (1.2) or ``state="translated"`` with
-``subState="xlt:needs-review"`` (2.0), unless ``mark_fuzzy`` is false (``translated``). A unit whose placeholders
-or tags did not survive is written needing review anyway, with an ``xlt`` note saying why.
+``subState="xlt:needs-review"`` (2.0), unless ``mark_fuzzy`` is false (``translated``). A unit filled from a
+reviewed memory entry is a person's translation: plain ``translated`` (one from an unreviewed entry needs review
+like machine output). A unit whose placeholders or tags did not survive is written needing review anyway, with an
+``xlt`` note saying why.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from lxml import etree
 from translate.storage import xliff, xliff2
 
-from service.documents.base import FileOptions, InvalidFile, Limits, Segment
+from service.documents.base import FileOptions, InvalidFile, Limits, Reviewed, Segment
 from service.documents.placeholders import placeholder_problems
 from service.documents.safety import check_xml
 
@@ -113,7 +115,7 @@ class XliffDocument:
             target.extend(list(content))
         else:
             target.text = text
-        review = self.options.mark_fuzzy or bool(problems)
+        review = (self.options.mark_fuzzy and not isinstance(text, Reviewed)) or bool(problems)
         if self.version2:
             element.set("state", "translated")
             if review:

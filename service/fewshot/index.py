@@ -83,6 +83,7 @@ class PairIndex:
         self.checked = -1  # the memory revision this index is complete up to; -1: never loaded
         self._sources: list[str] = []
         self._targets: list[str] = []
+        self._reviewed: list[bool] = []
         self._words: list[tuple[str, ...]] = []
         self._by_key: dict[str, int] = {}
         self._postings: dict[str, list[int]] = {}
@@ -97,11 +98,13 @@ class PairIndex:
             known = self._by_key.get(key)
             if known is not None:
                 self._targets[known] = entry.target
+                self._reviewed[known] = entry.reviewed
                 continue
             i = len(self._sources)
             self._by_key[key] = i
             self._sources.append(entry.source)
             self._targets.append(entry.target)
+            self._reviewed.append(entry.reviewed)
             tokens = words(entry.source)
             self._words.append(tokens)
             for word in set(tokens):
@@ -110,6 +113,11 @@ class PairIndex:
     def exact(self, sentence: str) -> str | None:
         i = self._by_key.get(normalize(sentence))
         return None if i is None else self._targets[i]
+
+    def reviewed(self, sentence: str) -> bool:
+        """Whether the exact match of ``sentence`` was written (or confirmed) by a person, not by a job's ``store``."""
+        i = self._by_key.get(normalize(sentence))
+        return i is not None and self._reviewed[i]
 
     def _candidates(self, query: tuple[str, ...]) -> Counter[int]:
         postings = [self._postings[w] for w in set(query) if w in self._postings]

@@ -65,10 +65,12 @@ ANONYMOUS = Scope()
 
 @dataclass(frozen=True)
 class Hit:
-    """What a memory knows about one sentence: its stored translation, or similar examples."""
+    """What a memory knows about one sentence: its stored translation (``reviewed``: written by a person, not a
+    machine translation a job stored), or similar examples."""
 
     exact: str | None = None
     examples: tuple[Example, ...] = ()
+    reviewed: bool = False
 
 
 class Memories:
@@ -146,7 +148,7 @@ class Memories:
             for sentence in sentences:
                 exact = index.exact(sentence)
                 if exact is not None:
-                    hits.append(Hit(exact=exact))
+                    hits.append(Hit(exact=exact, reviewed=index.reviewed(sentence)))
                     continue
                 matches = index.fuzzy(sentence, k, threshold)
                 hits.append(Hit(examples=tuple(Example(m.source, m.target) for m in matches)))

@@ -78,6 +78,7 @@ class Entry:
     source: str
     target: str
     revision: int
+    reviewed: bool = True  # False: a machine translation no person has written since (``add(reviewed=False)``)
 
 
 class MemoryStore(Protocol):
@@ -236,11 +237,11 @@ class SQLiteMemoryStore:
     def entries_since(self, memory_id: str, source_lang: str, target_lang: str, revision: int) -> list[Entry]:
         with self._read() as db:
             rows = db.execute(
-                "SELECT source, target, revision FROM entries WHERE memory_id = ? AND source_lang = ? "
+                "SELECT source, target, revision, reviewed FROM entries WHERE memory_id = ? AND source_lang = ? "
                 "AND target_lang = ? AND revision > ? ORDER BY revision",
                 (memory_id, source_lang, target_lang, revision),
             ).fetchall()
-        return [Entry(*row) for row in rows]
+        return [Entry(source, target, rev, bool(reviewed)) for source, target, rev, reviewed in rows]
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:

@@ -377,8 +377,8 @@ class PostgresMemoryStore:
     def entries_since(self, memory_id: str, source_lang: str, target_lang: str, revision: int) -> list[Entry]:
         def read(db: Connection) -> list[Any]:
             return db.execute(
-                "SELECT source, target, revision FROM xlt_memory_entries WHERE memory_id = %s AND source_lang = %s "
-                "AND target_lang = %s AND revision > %s ORDER BY revision",
+                "SELECT source, target, revision, reviewed FROM xlt_memory_entries WHERE memory_id = %s "
+                "AND source_lang = %s AND target_lang = %s AND revision > %s ORDER BY revision",
                 (memory_id, source_lang, target_lang, revision),
             ).fetchall()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from service.documents.base import Reviewed
 from service.jobs.model import INTERRUPTED, MAX_ERRORS, Job, JobError, JobSpec, JobState, Outcome, new_job_id
 from service.storage import connect, store_errors, transaction
 
@@ -60,12 +61,19 @@ def job_from_row(row: Sequence[Any], errors: Sequence[Sequence[Any]] = (), error
 
 
 def outcome_rows(job_id: str, outcomes: Mapping[int, Outcome]) -> list[tuple[Any, ...]]:
-    """(job id, index, translation, error code, error message) per segment."""
+    """(job id, index, translation, error code, error message, reviewed) per segment; ``reviewed``: the translation
+    is a ``Reviewed`` one (a person's, from a memory), which the catalogs must still know after a resume."""
     rows = []
     for index, outcome in sorted(outcomes.items()):
-        error = outcome.error
-        rows.append((job_id, index, outcome.translation, error and error.code, error and error.message))
+        error, text = outcome.error, outcome.translation
+        plain = None if text is None else str(text)  # drivers bind a plain str
+        rows.append((job_id, index, plain, error and error.code, error and error.message, isinstance(text, Reviewed)))
     return rows
+
+
+def saved_translation(text: str | None, reviewed: Any) -> str | None:
+    """A stored translation as the runner saved it (``Reviewed`` again when it was)."""
+    return Reviewed(text) if text is not None and reviewed else text
 
 
 class JobStore(Protocol):
@@ -160,6 +168,7 @@ CREATE TABLE IF NOT EXISTS job_segments (
     translation TEXT,
     error_code TEXT,
     error TEXT,
+    reviewed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 """
@@ -177,6 +186,9 @@ class SQLiteJobStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = connect(path, busy_timeout_s=busy_timeout_s)
             self._db.executescript(_SCHEMA)  # IF NOT EXISTS: idempotent
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(job_segments)")}
+            if "reviewed" not in columns:  # a store from before the flag: its saved segments were machine output
+                self._db.execute("ALTER TABLE job_segments ADD COLUMN reviewed INTEGER NOT NULL DEFAULT 0")
         self._lock = threading.Lock()
 
     @contextmanager
@@ -268,16 +280,18 @@ class SQLiteJobStore:
 
     def translations(self, job_id: str) -> dict[int, str | None]:
         with self._read() as db:
-            rows = db.execute("SELECT idx, translation FROM job_segments WHERE job_id = ?", (job_id,)).fetchall()
-        return {int(idx): text for idx, text in rows}
+            rows = db.execute(
+                "SELECT idx, translation, reviewed FROM job_segments WHERE job_id = ?", (job_id,)
+            ).fetchall()
+        return {int(idx): saved_translation(text, reviewed) for idx, text, reviewed in rows}
 
     def save(self, job_id: str, worker: str, lease_s: float, outcomes: Mapping[int, Outcome]) -> bool:
         with self._write() as db:
             if not self._held(db, job_id, worker, self._clock() + lease_s):
                 return False
             added = db.executemany(
-                "INSERT OR IGNORE INTO job_segments (job_id, idx, translation, error_code, error) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO job_segments (job_id, idx, translation, error_code, error, reviewed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 outcome_rows(job_id, outcomes),
             ).rowcount
             db.execute("UPDATE jobs SET done = done + ? WHERE id = ?", (max(0, added), job_id))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from service.fewshot.store_postgres import Database
 from service.jobs.model import MAX_ERRORS, Job, JobError, JobSpec, JobState, Outcome, new_job_id
-from service.jobs.store import JOB_COLUMNS, STORE, interrupted_error, job_from_row, outcome_rows
+from service.jobs.store import JOB_COLUMNS, STORE, interrupted_error, job_from_row, outcome_rows, saved_translation
 
 if TYPE_CHECKING:
     from service.fewshot.store_postgres import Connection
@@ -58,8 +58,10 @@ CREATE TABLE IF NOT EXISTS xlt_job_segments (
     translation TEXT,
     error_code TEXT,
     error TEXT,
+    reviewed BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (job_id, idx)
 );
+ALTER TABLE xlt_job_segments ADD COLUMN IF NOT EXISTS reviewed BOOLEAN NOT NULL DEFAULT FALSE;
 """
 
 
@@ -174,20 +176,22 @@ class PostgresJobStore:
 
     def translations(self, job_id: str) -> dict[int, str | None]:
         def read(db: Connection) -> list[Any]:
-            return db.execute("SELECT idx, translation FROM xlt_job_segments WHERE job_id = %s", (job_id,)).fetchall()
+            return db.execute(
+                "SELECT idx, translation, reviewed FROM xlt_job_segments WHERE job_id = %s", (job_id,)
+            ).fetchall()
 
-        return {int(idx): text for idx, text in self._db.call(read, write=False)}
+        return {int(idx): saved_translation(text, reviewed) for idx, text, reviewed in self._db.call(read, write=False)}
 
     def save(self, job_id: str, worker: str, lease_s: float, outcomes: Mapping[int, Outcome]) -> bool:
         rows = outcome_rows(job_id, outcomes)
-        columns = [[row[i] for row in rows] for i in range(5)]
+        columns = [[row[i] for row in rows] for i in range(6)]
 
         def write(db: Connection) -> bool:
             if not _held(db, job_id, worker, lease_s):
                 return False
             added = db.execute(
-                "INSERT INTO xlt_job_segments (job_id, idx, translation, error_code, error) "
-                "SELECT %s, * FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[]) "
+                "INSERT INTO xlt_job_segments (job_id, idx, translation, error_code, error, reviewed) "
+                "SELECT %s, * FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::boolean[]) "
                 "ON CONFLICT DO NOTHING",
                 (job_id, *columns[1:]),
             ).rowcount

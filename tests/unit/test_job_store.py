@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.documents.base import FileOptions
+from service.documents.base import FileOptions, Reviewed
 from service.jobs.model import INTERRUPTED, JobError, JobSpec, Outcome
 from service.jobs.store import JobStore, SQLiteJobStore, job_store_opener
 from service.jobs.store_postgres import PostgresJobStore
@@ -102,6 +102,18 @@ def test_claim_save_finish(store: JobStore) -> None:
     assert store.result(job.id) == b"result" and store.upload(job.id) is None  # the upload is dropped
     assert store.translations(job.id) == {2: None}  # only the segment errors stay
     assert store.get(job.id).segment_errors == (error,)  # type: ignore[union-attr]
+
+
+def test_a_reviewed_translation_is_read_back_reviewed(open_store: OpenStore) -> None:
+    """A person's translation (from a reviewed memory entry) keeps its mark in the store: the catalog written after
+    a resume must not mark it fuzzy."""
+    store = open_store()
+    job = store.create(SPEC, 3, b"data")
+    assert store.claim("w1", LEASE, 5) is not None
+    assert store.save(job.id, "w1", LEASE, {0: Outcome(Reviewed("Ja")), 1: Outcome("de:No"), 2: Outcome(None)})
+    saved = open_store().translations(job.id)  # as a resuming replica reads them
+    assert saved == {0: "Ja", 1: "de:No", 2: None}
+    assert [type(saved[i]) for i in range(3)] == [Reviewed, str, type(None)]
 
 
 def test_a_worker_that_lost_its_lease_writes_nothing(kind: str, store: JobStore, clock: Clock) -> None:

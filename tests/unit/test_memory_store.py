@@ -128,8 +128,8 @@ def test_machine_entries_are_flagged_unreviewed_and_never_replace_a_persons(stor
     store.add(memory.id, "en", "de", [("No", "Nee")], reviewed=False)  # machine over machine: replaced
     store.add(memory.id, "en", "de", [("Maybe", "Vielleicht")])  # a person writes it: reviewed now
     assert [(p.entries, p.unreviewed) for p in store.get(memory.id).pairs] == [(3, 1)]
-    latest = {e.source: e.target for e in store.entries_since(memory.id, "en", "de", 0)}
-    assert latest == {"Yes": "Ja", "No": "Nee", "Maybe": "Vielleicht"}
+    latest = {e.source: (e.target, e.reviewed) for e in store.entries_since(memory.id, "en", "de", 0)}
+    assert latest == {"Yes": ("Ja", True), "No": ("Nee", False), "Maybe": ("Vielleicht", True)}
 
 
 def test_a_store_from_before_the_reviewed_flag_counts_every_entry_reviewed(tmp_path: Path) -> None:
