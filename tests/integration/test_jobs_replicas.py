@@ -1,7 +1,7 @@
 """Background jobs shared by two ``xlt serve`` replicas on one PostgreSQL store (the throwaway server): a job made
-through one is seen, polled, downloaded and cancelled through the other; a replica killed (SIGKILL) while it works
-on a job loses it to the other, which finishes it. Leases are short here (``XLT_JOB_LEASE_S``) so the takeover
-comes within seconds."""
+through one is seen, polled, downloaded and cancelled through the other; both replicas take a share of several jobs;
+a replica killed (SIGKILL) while it works on a job loses it to the other, which finishes it. Leases are short here
+(``XLT_JOB_LEASE_S``) so the takeover comes within seconds."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import SERVER_ENV, Server, start_server, stop_server
 
 PARAGRAPHS = 1000  # with one segment per chunk, the job runs long enough to be caught working
+SHARED_JOBS = 4  # each replica runs one job at a time (XLT_MAX_JOBS=1): one replica alone cannot hold them all
+SHARED_PARAGRAPHS = 150  # long enough that the other replica's next poll (every 0.2 s) comes before a job ends
 WAIT_S = 240.0  # bounds on polls, so that a broken takeover fails the test rather than hangs it
 
 
@@ -98,6 +101,29 @@ def test_a_job_is_seen_downloaded_and_cancelled_through_either_replica(replicas:
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
     assert status(b, long["id"])["state"] == "cancelled"
     assert httpx.get(f"{b.url}/jobs/{long['id']}/result", timeout=30).json()["error"]["code"] == "job_no_result"
+
+
+def jobs_done(server: Server) -> float:
+    """The replica's own count of jobs it finished (``xlt_jobs_total{state="done"}`` on its ``/metrics``)."""
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    return sum(s.value for s in samples if s.name == "xlt_jobs_total" and s.labels.get("state") == "done")
+
+
+def test_every_replica_takes_a_share_of_the_jobs(replicas: list[Server]) -> None:
+    """All the jobs are created through one replica (which is told at once); the other only learns of them by
+    polling the store. Each runs one job at a time, so while the first holds one job the second must claim the
+    next: both finish some. A replica that claimed greedily, or a claim that waited on a locked row, would show
+    here as one replica finishing every job."""
+    a, b = replicas
+    jobs = [create(a, paragraphs(SHARED_PARAGRAPHS), name=f"notes-{i}.txt") for i in range(SHARED_JOBS)]
+    for job in jobs:
+        done = poll(b, job["id"], lambda s: s["state"] in ("done", "failed", "cancelled"))
+        assert done["state"] == "done" and done["progress"]["done"] == SHARED_PARAGRAPHS, done
+    counts = {"a (where the jobs were created)": int(jobs_done(a)), "b": int(jobs_done(b))}
+    assert sum(counts.values()) == SHARED_JOBS, f"each job is finished once, by one replica: {counts}"
+    idle = [name for name, count in counts.items() if count == 0]
+    assert not idle, f"replica {', '.join(idle)} finished none of the {SHARED_JOBS} jobs (per replica: {counts})"
 
 
 def test_the_other_replica_finishes_a_job_whose_worker_was_killed(replicas: list[Server], postgres_url: str) -> None:
