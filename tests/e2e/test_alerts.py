@@ -263,7 +263,8 @@ def test_overload_fires_the_capacity_alert(stack: Stack) -> None:
 
 
 def _traffic(url: str) -> None:
-    """Some of everything the dashboard shows: translations, a client error, zero-shot, a memory hit, a reload."""
+    """Some of everything the dashboard shows: translations, a client error, zero-shot, a memory hit, a background
+    job (to its end), a reload."""
     with httpx.Client(base_url=url, timeout=60) as client:
         for text in ("The house is small.", "We see a dog near the river today."):
             assert client.post("/translate", json={"text": text, "source": "en", "target": "de"}).status_code == 200
@@ -276,6 +277,13 @@ def _traffic(url: str) -> None:
         assert client.post(f"/memories/{memory}/entries", json=entries).status_code == 200
         hit = client.post("/translate", json={"text": "Add to cart", "source": "en", "target": "de", "memory": memory})
         assert hit.json()["translations"][0]["text"] == "In den Warenkorb"
+        notes = {"file": ("notes.txt", b"The house is small.\n\nThe garden is green.")}
+        job = client.post("/jobs", files=notes, data={"source": "en", "target": "de"})
+        assert job.status_code == 202, job.text
+        deadline = time.monotonic() + LIVE_WAIT_S
+        while (state := client.get(f"/jobs/{job.json()['id']}").json()["state"]) != "done":
+            assert state in ("queued", "running") and time.monotonic() < deadline, f"the job ended {state} or hung"
+            time.sleep(0.1)
         assert client.post("/models/reload").status_code == 200
 
 

@@ -496,6 +496,9 @@ def test_dashboard_queries_name_metrics_the_app_exports() -> None:
         "xlt_queue_depth",
         "xlt_zero_shot_requests_total",
         "xlt_memory_hits_total",
+        "xlt_jobs_total",
+        "xlt_queue_depth_by_priority",
+        "xlt_job_duration_seconds_bucket",
     ):
         assert wanted in used, f"no panel shows {wanted}"
     latency = " ".join(e for e in exprs if "xlt_request_duration_seconds_bucket" in e)
