@@ -45,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -89,6 +90,35 @@ def xlt_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "service.cli"]
 
 
+def start_process(
+    cmd: list[str], env: dict[str, str], log: Path, ready_url: str, ready_timeout_s: float, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``cmd`` in a subprocess writing to ``log``, once ``ready_url`` answers 200 (any server: xlt or a peer)."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(ready_url, timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    stop_process(process)
+    raise RuntimeError(f"{cmd[0]} not ready after {ready_timeout_s} s:\n{log.read_text(errors='replace')}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()  # SIGTERM to our own child, by PID
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 class Server:
     """``xlt serve`` in a subprocess on 127.0.0.1."""
 
@@ -100,30 +130,47 @@ class Server:
         env.setdefault("XLT_LOG_LEVEL", "warning")
         cmd = [*xlt_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [*cmd, "--models-dir", str(models_dir)], stdout=out, stderr=subprocess.STDOUT, env=env
-            )
-        deadline = time.monotonic() + ready_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"xlt serve exited with {self.process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"xlt serve not ready after {ready_timeout_s} s:\n{log.read_text()}")
+        self.process = start_process(
+            [*cmd, "--models-dir", str(models_dir)], env, log, f"{self.url}/health/ready", ready_timeout_s
+        )
 
     def stop(self) -> None:
-        self.process.terminate()  # SIGTERM to our own child, by PID
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
+
+
+def cpu_info() -> dict[str, str]:
+    """The CPU model and the best int8 dot-product instructions it has (what int8 CTranslate2 speed hangs on:
+    VNNI makes batch-1 int8 much cheaper, so batching gains differ between CPUs)."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())  # the first processor's
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    ranked = [  # best first
+        ("amx_int8", "AMX-INT8"),
+        ("avx512_vnni", "AVX-512 VNNI"),
+        ("avx_vnni", "AVX-VNNI (256-bit)"),
+        ("avx512bw", "AVX-512BW (no VNNI)"),
+        ("avx2", "AVX2 (no VNNI)"),
+        ("i8mm", "Arm I8MM"),
+        ("asimddp", "Arm dot product"),
+    ]
+    isa = next((name for flag, name in ranked if flag in flags), "unknown")
+    return {"model": model, "int8_isa": isa}
+
+
+def host_meta() -> dict[str, object]:
+    """What every result file says about the machine."""
+    return {
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpu": cpu_info(),
+    }
 
 
 @dataclass
@@ -190,16 +237,28 @@ def request_body(text: str | list[str], args: argparse.Namespace, target: str | 
 
 
 async def run_cell(
-    url: str, mode: str, concurrency: int, sentences: list[str], args: argparse.Namespace, server_pid: int | None = None
+    url: str,
+    mode: str,
+    concurrency: int,
+    sentences: list[str],
+    args: argparse.Namespace,
+    server_pid: int | None = None,
+    *,
+    path: str = "/translate",
+    body: Callable[[str], dict[str, object]] | None = None,
+    batch_metrics: bool = True,
 ) -> Cell:
-    """Closed loop: ``concurrency`` clients (or one client sending lists of that size) until a bound hits."""
+    """Closed loop: ``concurrency`` clients (or one client sending lists of that size) until a bound hits.
+
+    ``body``: the request for one sentence, for servers other than xlt (``benchmarks/peers.py``); those have no
+    ``/metrics`` to read batch sizes from (``batch_metrics=False``)."""
     clients, per_request = (1, concurrency) if mode == "list" else (concurrency, 1)
     latencies: list[float] = []
     errors = 0
     sent = 0
     done_sentences = 0
     async with session(url, clients + 2, args.timeout) as http:
-        before = await batch_counters(http)
+        before = await batch_counters(http) if batch_metrics else (0.0, 0.0)
         deadline = time.monotonic() + args.duration
         started = time.perf_counter()
         client_cpu = own_cpu_s()
@@ -216,10 +275,13 @@ async def run_cell(
                 position += per_request
                 target = targets[turn % len(targets)]
                 turn += 1
-                payload = request_body(texts if mode == "list" else texts[0], args, target)
+                if body is not None:
+                    payload = body(texts[0])
+                else:
+                    payload = request_body(texts if mode == "list" else texts[0], args, target)
                 t0 = time.perf_counter()
                 try:
-                    answer = await post_json(http, "/translate", payload)
+                    answer = await post_json(http, path, payload)
                 except TRANSPORT_ERRORS:
                     errors += 1
                     continue
@@ -233,7 +295,7 @@ async def run_cell(
         elapsed = time.perf_counter() - started
         client_cpu = own_cpu_s() - client_cpu
         server_end = process_cpu_s(server_pid) if server_pid else None
-        after = await batch_counters(http)
+        after = await batch_counters(http) if batch_metrics else (0.0, 0.0)
     batches = after[1] - before[1]
     server_ms = None
     if server_cpu is not None and server_end is not None and done_sentences:
@@ -291,10 +353,17 @@ def without_held_back(root: Path, models_dir: Path) -> Path:
     return root
 
 
-async def warm_up(url: str, sentences: list[str], args: argparse.Namespace) -> None:
+async def warm_up(
+    url: str,
+    sentences: list[str],
+    args: argparse.Namespace,
+    *,
+    path: str = "/translate",
+    body: Callable[[str], dict[str, object]] | None = None,
+) -> None:
     async with session(url, 1, args.timeout) as http:
         for text in sentences[:3]:
-            answer = await post_json(http, "/translate", request_body(text, args))
+            answer = await post_json(http, path, body(text) if body else request_body(text, args))
             if answer.status != 200:
                 raise RuntimeError(f"warm-up request answered {answer.status}: {answer.body[:500]!r}")
 
@@ -303,7 +372,7 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path, se
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
+        "host": host_meta(),
         "models_dir": str(args.models_dir),
         "served": served,  # each server's models folder
         "model": args.model,
@@ -316,13 +385,15 @@ def write_results(cells: list[Cell], args: argparse.Namespace, out_dir: Path, se
         "server_env": {k: v for k, v in os.environ.items() if k.startswith("XLT_")},
     }
     stem = f"serving-{args.label}" if args.label else "serving"
+    cpu = cpu_info()
     (out_dir / f"{stem}.json").write_text(
         json.dumps({"meta": meta, "results": [asdict(c) for c in cells]}, indent=2) + "\n", encoding="utf-8"
     )
     lines = [
         "# Serving benchmark",
         "",
-        f"{meta['date']}, {meta['host']['cpus']} CPUs, model dir `{args.models_dir}`"
+        f"{meta['date']}, {meta['host']['cpus']} CPUs ({cpu['model']}, int8: {cpu['int8_isa']}), "
+        f"model dir `{args.models_dir}`"
         f"{f', model `{args.model}`' if args.model else ''}"
         f"{f', random-weight {args.synthetic}-shaped engine' if args.synthetic else ''}"
         f"{f', options {json.dumps(args.options)}' if args.options else ''}, {meta['direction']}, "
