@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: run test lint typecheck pytest system-deps bench bench-reliability bench-gpu model clean-venv
+.PHONY: run test lint typecheck pytest system-deps bench bench-jobs bench-reliability bench-gpu model clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ system-deps:
 # Serving benchmark (~30 min): the shipped model into German, then into five languages taken in turn (its held-back
 # pieces make one engine call per target language), then into German with and without those pieces in turn (what
 # they cost), then random engines of opus-mt's and opus-mt-tc-big's shapes (greedy, 30 tokens per sentence); 3 rounds
-# each, modes taking turns.
+# each, modes taking turns; then the scheduling benchmark (bench-jobs).
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR)
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --target de,fr,es,it,pt --label mixed-targets
@@ -62,6 +62,13 @@ bench: $(VENV)/.dev
 		--options '{"beam_size": 1, "max_length": 30}'
 	$(BIN)/python benchmarks/load.py --models-dir $(MODELS_DIR) --synthetic opus-mt-big --label opus-mt-big \
 		--options '{"beam_size": 1, "max_length": 30}'
+	$(MAKE) bench-jobs
+
+# Scheduling benchmark (~10 min, benchmarks/jobs.py): single-sentence requests at 1 and 8 clients on an idle server
+# and while a 5,000-unit catalog (msgids of /usr/share/locale) is translated as a background job, and the job alone;
+# 3 rounds. Goals: p50 within 1.5x of idle, the job's throughput under load at least 0.8 of alone.
+bench-jobs: $(VENV)/.dev
+	$(BIN)/python benchmarks/jobs.py --models-dir $(MODELS_DIR)
 
 # Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload (25-token and 150-word
 # sentences), SIGTERM under load.

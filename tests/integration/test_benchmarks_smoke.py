@@ -4,6 +4,7 @@ here, but a broken harness would otherwise only show at the next long benchmark 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,43 @@ def test_reliability_overload_run(tiny_models_dir: Path, tmp_path: Path) -> None
     figures = json.loads((tmp_path / "reliability-overload.json").read_text())["figures"]
     assert figures["requests"] > 0 and figures["other"] == 0  # every request answered 200 or 429
     assert "overload" in md.read_text().splitlines()[-1]
+
+
+def test_jobs_benchmark(tiny_models_dir: Path, tmp_path: Path) -> None:
+    """Two short rounds (the second in reverse order) on a catalog built from two .mo files made here (at most a
+    twentieth of the units, and at least 20, come from one file)."""
+    import polib
+
+    for lang, domain in (("de", "app"), ("fr", "tool")):
+        messages = tmp_path / "locale" / lang / "LC_MESSAGES"
+        messages.mkdir(parents=True)
+        mo = polib.POFile()
+        for i in range(25):
+            mo.append(polib.POEntry(msgid=f"Open the {domain} file number {i}", msgstr=f"{lang} {i}"))
+        mo.save_as_mofile(str(messages / f"{domain}.mo"))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "jobs.py"), "--models-dir", str(tiny_models_dir),
+         "--locale-dir", str(tmp_path / "locale"), "--units", "30", "--seconds", "1", "--rounds", "2",
+         "--out", str(tmp_path), "--label", "smoke"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        env=os.environ | {"XLT_MAX_DECODING_LENGTH": "12", "XLT_DEVICE": "cpu"},  # random weights rarely stop
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
+    written = json.loads((tmp_path / "jobs-smoke.json").read_text())
+    summary, meta = written["summary"], written["meta"]
+    assert meta["catalog"]["domains"] == 2 and meta["units"] == 30 and meta["host"]["cpu"]
+    assert [(r["phase"], r["clients"]) for r in summary["latency"]] == [
+        ("idle", 1),
+        ("job", 1),
+        ("idle", 8),
+        ("job", 8),
+    ]
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in summary["latency"])
+    assert [r["phase"] for r in summary["job"]] == ["alone", "under 1 client(s)", "under 8 client(s)"]
+    assert all(r["segments"] == 30 and r["segments_per_s"] > 0 for r in summary["job"])
+    assert len(summary["goals"]) == 4 and all(isinstance(g["met"], bool) for g in summary["goals"])
+    assert len(written["rounds"]) == 2
+    assert (tmp_path / "jobs-smoke.md").read_text().startswith("# Scheduling benchmark")
 
 
 def test_without_held_back_serves_the_same_engines_with_no_pieces_held_back(
