@@ -30,7 +30,6 @@ import asyncio
 import glob
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -41,8 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from gpu import _cpu_model as cpu_model  # stdlib only at import; the one place that reads the CPU's name
-from load import Server, percentile, request_body, warm_up
+from load import Server, host_meta, percentile, request_body, warm_up
 from wire import TRANSPORT_ERRORS, post_json, session
 
 HERE = Path(__file__).parent
@@ -363,12 +361,13 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     body = {"meta": meta, "summary": result, "rounds": plain(rounds)}
     (out / f"{stem}.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    catalog = meta["catalog"]
+    catalog, cpu = meta["catalog"], meta["host"]["cpu"]
     model = f", model `{meta['model']}`" if meta["model"] else ""
     lines = [
         "# Scheduling benchmark: interactive requests while a catalog is translated as a job",
         "",
-        f"{meta['date']}, {meta['host']['cpu']} ({meta['host']['cpus']} CPUs), model dir `{meta['models_dir']}`"
+        f"{meta['date']}, {cpu['model']} ({cpu['int8_isa']}, {meta['host']['cpus']} CPUs), model dir "
+        f"`{meta['models_dir']}`"
         f"{model}, {meta['direction']}, load generator on the same machine.",
         "",
         f"The job: a {meta['units']}-unit `.po` ({catalog.get('mean_chars', '?')} characters per unit on average, "
@@ -452,12 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     meta = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": {
-            "cpu": cpu_model(),
-            "cpus": os.cpu_count(),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-        },
+        "host": host_meta(),  # CPU model and int8 instructions, cores, Python
         "models_dir": str(args.models_dir),
         "model": args.model,
         "direction": f"{args.source}->{args.target}",

@@ -83,7 +83,7 @@ def test_jobs_benchmark(tiny_models_dir: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
     written = json.loads((tmp_path / "jobs-smoke.json").read_text())
     summary, meta = written["summary"], written["meta"]
-    assert meta["catalog"]["domains"] == 2 and meta["units"] == 30 and meta["host"]["cpu"]
+    assert meta["catalog"]["domains"] == 2 and meta["units"] == 30 and meta["host"]["cpu"]["model"]
     assert [(r["phase"], r["clients"]) for r in summary["latency"]] == [
         ("idle", 1),
         ("job", 1),
