@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: run test lint typecheck pytest system-deps bench bench-jobs bench-reliability bench-gpu model clean-venv
+.PHONY: run test lint typecheck pytest system-deps bench bench-jobs bench-reliability bench-peers bench-profile bench-gpu model clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,17 @@ bench: $(VENV)/.dev
 # 3 rounds. Goals: p50 within 1.5x of idle, the job's throughput under load at least 0.8 of alone.
 bench-jobs: $(VENV)/.dev
 	$(BIN)/python benchmarks/jobs.py --models-dir $(MODELS_DIR)
+
+# Peer benchmark (issue 30, ~30 min, benchmarks/peers.py): xlt at its defaults against LibreTranslate 1.9.6 serving
+# the same engine (as shipped, and with engine threads 2 x 1) and a per-request Transformers server, 200 interface
+# strings en->de, 1/8/64 clients, beams 2 and 4, 3 rounds, one server up at a time; benchmarks/results/peers.md.
+# Builds LibreTranslate's venv (benchmarks/.peers/, from PyPI) on first use.
+bench-peers: $(VENV)/.dev
+	$(BIN)/python benchmarks/peers.py --models-dir $(MODELS_DIR) $(ARGS)
+
+# Where xlt serve's CPU goes at 1 and 64 clients (py-spy, ~1 min): benchmarks/results/profile.md and flame graphs.
+bench-profile: $(VENV)/.dev
+	$(BIN)/python benchmarks/profile_serve.py --models-dir $(MODELS_DIR) $(ARGS)
 
 # Reliability runs (bounded, loopback only): 10-min soak at 80% capacity, 4x overload (25-token and 150-word
 # sentences), SIGTERM under load.
