@@ -60,28 +60,37 @@ class AppState:
         self.metrics.ready.set(0 if self.ready_reason() is not None else 1)
 
 
-def get_state(request: Request) -> AppState:
+def state_of(request: Request) -> AppState:
+    """The app's state, for code that already holds the request."""
     state: AppState = request.app.state.xlt
     return state
 
 
-def get_pipeline(request: Request) -> TranslationPipeline:
-    state = get_state(request)
+# The dependencies below are coroutines, though they never wait: FastAPI runs a plain ``def`` dependency in AnyIO's
+# thread pool, a thread hop on every request (tests/unit/test_no_thread_pool.py keeps every one a coroutine).
+
+
+async def get_state(request: Request) -> AppState:
+    return state_of(request)
+
+
+async def get_pipeline(request: Request) -> TranslationPipeline:
+    state = state_of(request)
     reason = state.ready_reason(admitted=admitted(request.scope))
     if reason is not None or state.pipeline is None:
         raise NotReady(f"service not ready: {reason}")
     return state.pipeline
 
 
-def get_memories(request: Request) -> Memories:
-    memories = get_state(request).memories
+async def get_memories(request: Request) -> Memories:
+    memories = state_of(request).memories
     if memories is None:
         raise NotReady("service not ready: starting")
     return memories
 
 
-def get_reloader(request: Request) -> ModelReloader:
-    state = get_state(request)
+async def get_reloader(request: Request) -> ModelReloader:
+    state = state_of(request)
     if state.reloader is None or state.draining:
         raise NotReady(f"service not ready: {state.ready_reason() or 'starting'}")
     return state.reloader

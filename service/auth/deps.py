@@ -15,14 +15,14 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from service.access_log import KEY_ID_STATE
 from service.auth.guard import Caller, Guard
 from service.errors import NotReady
-from service.state import get_state
+from service.state import state_of
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `xlt keys create`")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key, as a header of its own")
 
 
 def get_guard(request: Request) -> Guard:
-    guard = get_state(request).guard
+    guard = state_of(request).guard
     if guard is None:
         raise NotReady("service not ready: starting")
     return guard

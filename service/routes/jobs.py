@@ -19,7 +19,7 @@ from service.jobs.model import Job
 from service.pipeline import TranslationPipeline
 from service.routes.files import content_disposition, read_upload
 from service.schemas import AUTO, JobErrorInfo, JobProgress, JobStatus
-from service.state import AppState, get_pipeline, get_state
+from service.state import AppState, get_pipeline, get_state, state_of
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -32,8 +32,8 @@ _ID_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_jobs(request: Request) -> JobManager:
-    jobs = get_state(request).jobs
+async def get_jobs(request: Request) -> JobManager:
+    jobs = state_of(request).jobs
     if jobs is None:
         raise NotReady("service not ready: starting")
     return jobs

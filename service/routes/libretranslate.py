@@ -43,7 +43,7 @@ from service.langnames import language_name
 from service.pipeline import TranslationPipeline
 from service.routes.files import content_disposition, read_upload, translate_upload
 from service.schemas import AUTO, MAX_ALTERNATIVES, DetectRequest, Text, TextFormat, TranslateRequest
-from service.state import AppState, get_pipeline, get_state
+from service.state import AppState, get_pipeline, get_state, state_of
 
 PREFIX = "/libretranslate"
 # LibreTranslate answers bad parameters (and files it cannot read) with 400 and a bad API key with 403
@@ -310,7 +310,7 @@ _FILE_BODY: dict[str, Any] = {
 async def translate_file(request: Request, pipeline: Pipeline) -> TranslateFileResponse:
     """LibreTranslate's ``/translate_file``: multipart ``file``, ``source``, ``target``; answers the URL of the
     translated file, kept for 30 minutes (``GET /libretranslate/download_file/{name}``)."""
-    state = get_state(request)
+    state = state_of(request)
     form = await request.form(max_files=1, max_fields=32)
     fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     caller = await _caller(request, fields)
@@ -355,7 +355,7 @@ async def translate_file(request: Request, pipeline: Pipeline) -> TranslateFileR
 )
 async def download_file(filename: str, request: Request) -> Response:
     """A file translated by ``/translate_file``, under its original name."""
-    state = get_state(request)
+    state = state_of(request)
     content = await asyncio.to_thread(downloads.load, state.settings.data_dir, filename)
     if content is None:
         raise DownloadNotFound("Invalid filename, or the file has expired")

@@ -29,7 +29,7 @@ from service.schemas import (
     MemoryWrite,
 )
 from service.settings import Settings
-from service.state import get_memories, get_state
+from service.state import get_memories, state_of
 
 router = APIRouter(prefix="/memories", tags=["memories"], dependencies=[Depends(require_caller)])
 
@@ -43,22 +43,22 @@ _LANG = r"^[a-z]{2}$"
 MemoriesDep = Annotated[Memories, Depends(get_memories)]
 
 
-def caller_scope(caller: Annotated[Caller, Depends(require_caller)]) -> Scope:
+async def caller_scope(caller: Annotated[Caller, Depends(require_caller)]) -> Scope:
     return caller.memory_scope
 
 
 ScopeDep = Annotated[Scope, Depends(caller_scope)]
 
 
-def memory_id(memory_id: str) -> str:
+async def memory_id(memory_id: str) -> str:
     return check_memory_id(memory_id)
 
 
 MemoryId = Annotated[str, Depends(memory_id)]
 
 
-def settings(request: Request) -> Settings:
-    return get_state(request).settings
+async def settings(request: Request) -> Settings:
+    return state_of(request).settings
 
 
 def _memory(info: MemoryInfo) -> Memory:

@@ -14,7 +14,7 @@ from service.state import AppState, get_state
 router = APIRouter(tags=["metrics"])
 
 
-def check_token(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:
+async def check_token(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:
     """With a token set, scrapes must send ``Authorization: Bearer <token>`` (compared in constant time)."""
     token = state.settings.metrics_token
     if token is None:
