@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from service import gc_policy
 from service.access_log import REQUEST_ID_HEADER, AccessLogMiddleware
 from service.auth.guard import Guard
 from service.auth.keys import KEYS_DB, KeyStore
@@ -241,9 +242,11 @@ def create_app(
             raise
         _on_sighup(state, install=True)
         undo_sigterm = install_sigterm_drain(state)
+        undo_gc = gc_policy.settle()  # what start loaded is frozen; young garbage collected less often
         try:
             yield
         finally:
+            undo_gc()
             undo_sigterm()
             _on_sighup(state, install=False)
             await _stop(state)
