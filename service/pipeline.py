@@ -169,17 +169,19 @@ class TranslationPipeline:
                     raise ExampleTooLong(f"examples[{i}].{name} has {len(value)} characters; at most {chars}")
         return tokenize_examples(engine, [Example(e.source, e.target) for e in examples])
 
-    async def _detect(self, engine: Engine, texts: list[str]) -> list[str]:
+    async def _detect(self, engine: Engine, texts: list[str]) -> list[Detection]:
+        """Each text's languages among the model's, ranked (``rank_languages``: its first is ``detect``'s answer),
+        so a caller that also reports them (LibreTranslate's ``detectedLanguage``) needs no second pass."""
         detector = self._detector
         if detector is None:
             raise DetectionUnavailable('source "auto" needs language detection, which is not available here')
         langs = list(engine.manifest.languages)
         # Detection is a Python loop over bytes: keep long inputs off the event loop.
-        found = await asyncio.to_thread(lambda: [detector.detect(t[:2000], langs) for t in texts])
-        for i, lang in enumerate(found):
-            if lang is None:
+        ranked = await asyncio.to_thread(lambda: [rank_languages(detector, t[:2000], langs) for t in texts])
+        for i, scores in enumerate(ranked):
+            if not scores:
                 raise DetectionUnavailable(f"could not detect the language of text[{i}]; give `source`")
-        return [lang for lang in found if lang is not None]
+        return [_detection(scores) for scores in ranked]
 
     async def detect(self, request: DetectRequest) -> DetectResponse:
         """``POST /detect``: each text's languages among the model's, most likely first."""
@@ -192,15 +194,10 @@ class TranslationPipeline:
             raise DetectionUnavailable("language detection is not available here")
         langs = list(engine.manifest.languages)
         ranked = await asyncio.to_thread(lambda: [rank_languages(detector, t[:2000], langs) for t in texts])
-        detections = []
         for i, scores in enumerate(ranked):
             if not scores:
                 raise DetectionUnavailable(f"could not detect the language of text[{i}]")
-            candidates = [LanguageScore(language=lang, confidence=round(p, 4)) for lang, p in scores]
-            detections.append(
-                Detection(language=scores[0][0], confidence=candidates[0].confidence, candidates=candidates)
-            )
-        return DetectResponse(model=engine.name, detections=detections)
+        return DetectResponse(model=engine.name, detections=[_detection(scores) for scores in ranked])
 
     def _can_pivot(self, source: str, target: str, directions: Directions) -> bool:
         """Whether source -> pivot -> target is a different route the model can serve."""
@@ -229,19 +226,31 @@ class TranslationPipeline:
         return plan
 
     async def translate(
-        self, request: TranslateRequest, scope: Scope = ANONYMOUS, *, priority: Priority = "interactive"
+        self,
+        request: TranslateRequest,
+        scope: Scope = ANONYMOUS,
+        *,
+        priority: Priority = "interactive",
+        detected: list[Detection] | None = None,
     ) -> TranslateResponse:
         """``scope``: whose translation memories ``request.memory`` may name (the caller's key's); ``priority``:
-        ``bulk`` for background jobs, whose sentences the batcher serves after every waiting request's."""
+        ``bulk`` for background jobs, whose sentences the batcher serves after every waiting request's;
+        ``detected``: with source ``auto``, filled with each text's detection, as ``detect`` would answer it."""
         engine = self._registry.get(request.model)
         scheduler = self._schedulers.get(engine.name)
         if scheduler is None or not scheduler.running:
             raise NotReady(f"model {engine.name!r} is not ready")
         with self.leases.hold(scheduler):  # a hot reload retires this scheduler only after we are done
-            return await self._translate(request, engine, scheduler, scope, priority)
+            return await self._translate(request, engine, scheduler, scope, priority, detected)
 
     async def _translate(
-        self, request: TranslateRequest, engine: Engine, scheduler: Scheduler, scope: Scope, priority: Priority
+        self,
+        request: TranslateRequest,
+        engine: Engine,
+        scheduler: Scheduler,
+        scope: Scope,
+        priority: Priority,
+        detected: list[Detection] | None,
     ) -> TranslateResponse:
         deadline = asyncio.get_running_loop().time() + self._settings.request_timeout_s
         texts = self._texts(request)
@@ -252,7 +261,10 @@ class TranslationPipeline:
         check_language(engine, target, "target")
         if request.source == AUTO:
             shown = [visible_text(t) for t in texts] if request.format == "html" else texts
-            sources = await self._detect(engine, shown)
+            detections = await self._detect(engine, shown)
+            if detected is not None:
+                detected.extend(detections)
+            sources = [d.language for d in detections]
         else:
             check_language(engine, request.source, "source")
             sources = [request.source] * len(texts)
@@ -409,6 +421,12 @@ class TranslationPipeline:
             score=score,
             off_target=plan.off_target,
         )
+
+
+def _detection(scores: list[tuple[str, float]]) -> Detection:
+    """A text's ranked languages (most likely first, never empty) as ``POST /detect`` answers them."""
+    candidates = [LanguageScore(language=lang, confidence=round(p, 4)) for lang, p in scores]
+    return Detection(language=scores[0][0], confidence=candidates[0].confidence, candidates=candidates)
 
 
 def _choose_on_target(sentences: list[Sentence], on_target: Callable[[str], bool], least: int) -> bool:

@@ -42,7 +42,7 @@ from service.errors import (
 from service.langnames import language_name
 from service.pipeline import TranslationPipeline
 from service.routes.files import content_disposition, read_upload, translate_upload
-from service.schemas import AUTO, MAX_ALTERNATIVES, DetectRequest, Text, TextFormat, TranslateRequest
+from service.schemas import AUTO, MAX_ALTERNATIVES, Detection, DetectRequest, Text, TextFormat, TranslateRequest
 from service.state import AppState, get_pipeline, get_state, state_of
 
 PREFIX = "/libretranslate"
@@ -231,15 +231,15 @@ async def translate(request: Request, pipeline: Pipeline) -> LibreTranslateRespo
             "options": {"alternatives": params.alternatives},
         },
     )
+    found: list[Detection] = []  # with source auto: the detections the translation chose its sources by
     async with caller.charge(sum(len(text) for text in native.texts())):
-        translations = (await pipeline.translate(native)).translations
+        translations = (await pipeline.translate(native, detected=found)).translations
     single = isinstance(params.q, str)
     texts = [t.text for t in translations]
     response = LibreTranslateResponse(translatedText=texts[0] if single else texts)
     if native.source == AUTO:
-        found = await pipeline.detect(DetectRequest(text=params.q, model=native.model, format=params.format))
         detected = []
-        for translation, detection in zip(translations, found.detections, strict=True):
+        for translation, detection in zip(translations, found, strict=True):
             scores = {c.language: c.confidence for c in detection.candidates}
             confidence = round(100 * scores.get(translation.source, detection.confidence), 2)
             detected.append(DetectedLanguage(confidence=confidence, language=translation.source))

@@ -53,6 +53,31 @@ async def test_translate_json_with_auto_source(client: httpx.AsyncClient) -> Non
     assert r.json() == {"translatedText": "en:das en:Haus", "detectedLanguage": {"confidence": 90.0, "language": "de"}}
 
 
+async def test_auto_source_is_detected_once_per_text(tmp_path: Path) -> None:
+    """The translation's detection is the one ``detectedLanguage`` reports: each text is scored once."""
+
+    class Counting(KeywordDetector):
+        def __init__(self) -> None:
+            self.scored: list[str] = []
+
+        def rank(self, text: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
+            self.scored.append(text)
+            return super().rank(text, candidates)
+
+    detector = Counting()
+    settings = Settings(models_dir=tmp_path, data_dir=tmp_path / "data")
+    async with serve_in_process(create_app(settings, extra_engines=[FakeEngine()], detector=detector)) as client:
+        r = await client.post(
+            f"{LT}/translate", json={"q": ["das Haus", "la maison"], "source": "auto", "target": "en"}
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["detectedLanguage"] == [
+        {"confidence": 90.0, "language": "de"},
+        {"confidence": 90.0, "language": "fr"},
+    ]
+    assert detector.scored == ["das Haus", "la maison"]
+
+
 async def test_translate_form_fields_as_libretranslate_clients_send_them(client: httpx.AsyncClient) -> None:
     r = await client.post(f"{LT}/translate", data={"q": "hello", "source": "en", "target": "fr", "api_key": ""})
     assert r.status_code == 200, r.text
