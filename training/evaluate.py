@@ -61,28 +61,45 @@ def engine_candidates(
 ) -> Candidates:
     """One engine; per call ``(texts, src, tgt, num_hypotheses)``, each text's best ``num_hypotheses`` translations,
     best first. ``repetition_penalty`` None: the engine's own default, as the service decodes."""
-    manifest = Manifest.load(folder)
-    engine = CTranslate2Engine(folder, manifest, inter_threads=1, intra_threads=2)
-    arch = manifest.architecture
-    positions = int(arch.get("max_position_embeddings") or arch.get("max_positions") or 512)
+    engine = CTranslate2Engine(folder, Manifest.load(folder), inter_threads=1, intra_threads=2)
 
     def candidates(texts: list[str], src: str, tgt: str, num_hypotheses: int) -> list[list[str]]:
-        sources = [engine.tokenize(t, src, tgt) for t in texts]
-        hyps: list[Hypothesis] = []
-        for start in range(0, len(sources), 64):
-            chunk = sources[start : start + 64]
-            # Bound the output by the input (2x + 10) so a looping hypothesis cannot run to the position limit.
-            limit = min(positions - 2, 2 * max(len(s) for s in chunk) + 10)
-            options = DecodeOptions(
-                beam_size=beam_size,
-                max_length=limit,
-                repetition_penalty=repetition_penalty,
-                num_hypotheses=num_hypotheses,
-            )
-            hyps += engine.translate_batch(chunk, [tgt] * len(chunk), options, max_batch_tokens)
+        hyps = engine_hypotheses(
+            engine, texts, src, tgt, beam_size, num_hypotheses, max_batch_tokens, repetition_penalty
+        )
         return [[engine.detokenize(h.tokens) for h in (hyp, *hyp.alternatives)] for hyp in hyps]
 
     return candidates
+
+
+def engine_hypotheses(
+    engine: CTranslate2Engine,
+    texts: list[str],
+    src: str,
+    tgt: str,
+    beam_size: int,
+    num_hypotheses: int = 1,
+    max_batch_tokens: int = 2048,
+    repetition_penalty: float | None = None,
+) -> list[Hypothesis]:
+    """Each text's hypotheses as the engine's pieces, in chunks of 64 texts (``engine_candidates`` detokenizes them;
+    ``tune_decoding`` reads the pieces themselves)."""
+    arch = engine.manifest.architecture
+    positions = int(arch.get("max_position_embeddings") or arch.get("max_positions") or 512)
+    sources = [engine.tokenize(t, src, tgt) for t in texts]
+    hyps: list[Hypothesis] = []
+    for start in range(0, len(sources), 64):
+        chunk = sources[start : start + 64]
+        # Bound the output by the input (2x + 10) so a looping hypothesis cannot run to the position limit.
+        limit = min(positions - 2, 2 * max(len(s) for s in chunk) + 10)
+        options = DecodeOptions(
+            beam_size=beam_size,
+            max_length=limit,
+            repetition_penalty=repetition_penalty,
+            num_hypotheses=num_hypotheses,
+        )
+        hyps += engine.translate_batch(chunk, [tgt] * len(chunk), options, max_batch_tokens)
+    return hyps
 
 
 def engine_translator(
