@@ -115,3 +115,24 @@ def test_without_held_back_serves_the_same_engines_with_no_pieces_held_back(
     assert (out / "m" / "model.bin").is_symlink() and (out / "m" / "model.bin").read_bytes() == b"weights"
     assert json.loads((models / "m" / "manifest.json").read_text()) == manifest  # the original is untouched
     assert without_held_back(tmp_path / "plain", models) == out  # a rerun replaces the copy
+
+
+def test_ab_benchmark(tiny_models_dir: Path, tmp_path: Path) -> None:
+    """Side A runs HEAD from a worktree (and imports that checkout's service), side B the working tree on the same
+    tiny engine with batching off; one short round; the worktree is gone afterwards."""
+    done = run(
+        "ab.py", "--rev-a", "HEAD", "--models-a", str(tiny_models_dir), "--models-b", str(tiny_models_dir),
+        "--env-b", "XLT_BATCHING=off", "--clients", "1,2", "--beams", "1", "--list-size", "4", "--duration", "1",
+        "--rounds", "1", "--out", str(tmp_path), "--label", "smoke",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = json.loads((tmp_path / "ab-smoke.json").read_text())
+    a, b = written["meta"]["variants"]["A"], written["meta"]["variants"]["B"]
+    assert a["service"] == str(Path(a["checkout"]) / "service") and a["checkout"].endswith("rev-a")
+    assert b["service"] == str(ROOT / "service") and b["env"] == {"XLT_BATCHING": "off"}
+    assert not Path(a["checkout"]).exists()
+    cells = {(r["cell"], r["beam"]) for r in written["results"]}
+    assert cells == {("1 client", 1), ("2 clients", 1), ("list of 4", 1)}
+    assert all(r[s]["errors"] == 0 and r[s]["sentences"] > 0 for r in written["results"] for s in ("a", "b"))
+    assert set(written["clients_over_list"]["A"]) == {"beam 1, 1 client", "beam 1, 2 clients"}
+    assert (tmp_path / "ab-smoke.md").read_text().startswith("# A/B serving benchmark: smoke")
