@@ -169,18 +169,21 @@ class TranslationPipeline:
                     raise ExampleTooLong(f"examples[{i}].{name} has {len(value)} characters; at most {chars}")
         return tokenize_examples(engine, [Example(e.source, e.target) for e in examples])
 
-    async def _detect(self, engine: Engine, texts: list[str]) -> list[Detection]:
+    async def _detect(self, engine: Engine, texts: list[str], *, for_auto: bool = True) -> list[Detection]:
         """Each text's languages among the model's, ranked (``rank_languages``: its first is ``detect``'s answer),
-        so a caller that also reports them (LibreTranslate's ``detectedLanguage``) needs no second pass."""
+        so a caller that also reports them (LibreTranslate's ``detectedLanguage``) needs no second pass.
+        ``for_auto``: for a translation with source ``auto`` (the errors say so), not for ``POST /detect``."""
         detector = self._detector
         if detector is None:
-            raise DetectionUnavailable('source "auto" needs language detection, which is not available here')
+            need = 'source "auto" needs language detection, which' if for_auto else "language detection"
+            raise DetectionUnavailable(f"{need} is not available here")
         langs = list(engine.manifest.languages)
         # Detection is a Python loop over bytes: keep long inputs off the event loop.
         ranked = await asyncio.to_thread(lambda: [rank_languages(detector, t[:2000], langs) for t in texts])
         for i, scores in enumerate(ranked):
             if not scores:
-                raise DetectionUnavailable(f"could not detect the language of text[{i}]; give `source`")
+                hint = "; give `source`" if for_auto else ""
+                raise DetectionUnavailable(f"could not detect the language of text[{i}]{hint}")
         return [_detection(scores) for scores in ranked]
 
     async def detect(self, request: DetectRequest) -> DetectResponse:
@@ -189,15 +192,7 @@ class TranslationPipeline:
         texts = self._texts(request)
         if request.format == "html":
             texts = [visible_text(t) for t in texts]
-        detector = self._detector
-        if detector is None:
-            raise DetectionUnavailable("language detection is not available here")
-        langs = list(engine.manifest.languages)
-        ranked = await asyncio.to_thread(lambda: [rank_languages(detector, t[:2000], langs) for t in texts])
-        for i, scores in enumerate(ranked):
-            if not scores:
-                raise DetectionUnavailable(f"could not detect the language of text[{i}]")
-        return DetectResponse(model=engine.name, detections=[_detection(scores) for scores in ranked])
+        return DetectResponse(model=engine.name, detections=await self._detect(engine, texts, for_auto=False))
 
     def _can_pivot(self, source: str, target: str, directions: Directions) -> bool:
         """Whether source -> pivot -> target is a different route the model can serve."""
