@@ -115,9 +115,14 @@ def tune_suppressed_tokens(
         "corpus": str(corpus),
     }
     if out is not None:
-        report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-        out.write_text(json.dumps({**report, "suppressed_tokens": summary}, indent=1) + "\n", encoding="utf-8")
+        _add_to_report(out, "suppressed_tokens", summary)
     return summary
+
+
+def _add_to_report(out: Path, key: str, summary: dict[str, object]) -> None:
+    """Put ``summary`` under ``key`` in the JSON report ``out``, keeping what earlier steps wrote there."""
+    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    out.write_text(json.dumps({**report, key: summary}, indent=1) + "\n", encoding="utf-8")
 
 
 PRUNING_FILE = "suppressed_tokens.pruning.json"  # the lists of the rounds after the first, while pruning runs
@@ -188,8 +193,8 @@ def prune_suppressed_tokens(
         raise ValueError(f"{folder}: the manifest holds no pieces back (decoding.suppressed_tokens is null)")
     original = json.loads((folder / name).read_text(encoding="utf-8"))
     held = {lang: set(pieces) for lang, pieces in load_suppressed_tokens(folder, manifest).items()}
-    rows = {lang: found for lang, found in dev_by_target(dev, manifest.languages, per_target).items() if lang in held}
-    rows = {lang: found for lang, found in rows.items() if found}
+    found_by_target = dev_by_target(dev, manifest.languages, per_target)
+    rows = {lang: found for lang, found in found_by_target.items() if lang in held and found}
     kept: dict[str, dict[str, int]] = {lang: {} for lang in rows}  # piece -> count in the round that found it
     converged, rounds = False, 0
     try:
@@ -244,8 +249,7 @@ def prune_suppressed_tokens(
         "seconds": round(time.monotonic() - started, 1),
     }
     if out is not None:
-        report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-        out.write_text(json.dumps({**report, "pruned_suppressed_tokens": summary}, indent=1) + "\n", encoding="utf-8")
+        _add_to_report(out, "pruned_suppressed_tokens", summary)
     return summary
 
 
