@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from load import Server, host_meta, percentile, request_body, warm_up
-from wire import TRANSPORT_ERRORS, post_json, session
+from load import Server, host_meta, run_cell, warm_up
+from wire import session
 
 HERE = Path(__file__).parent
 FINISHED = ("done", "failed", "cancelled")
@@ -144,7 +144,7 @@ def given_catalog(path: Path) -> tuple[bytes, dict[str, Any]]:
 
 @dataclass
 class Latencies:
-    """One phase's single-sentence requests at one client count (several cells pooled)."""
+    """One phase's single-sentence requests at one client count."""
 
     phase: str  # "idle" or "job"
     clients: int
@@ -165,51 +165,25 @@ class JobRun:
     segments_per_s: float
 
 
-async def closed_loop(
-    url: str, clients: int, seconds: float, args: argparse.Namespace, stop: asyncio.Event | None = None
-) -> tuple[list[float], int, float]:
-    """``clients`` clients, one sentence per request, until ``seconds`` pass or ``stop`` is set (each sends one at
-    least): the latencies of the answered requests, the errors, the elapsed time."""
-    latencies: list[float] = []
-    errors = 0
-    async with session(url, clients + 1, args.timeout) as http:
-        deadline = time.monotonic() + seconds
-        started = time.perf_counter()
-
-        async def client(index: int) -> None:
-            nonlocal errors
-            position = index * 5
-            while True:
-                text = EVERYDAY[position % len(EVERYDAY)]
-                position += 1
-                t0 = time.perf_counter()
-                try:
-                    answered = (await post_json(http, "/translate", request_body(text, args))).status == 200
-                except TRANSPORT_ERRORS:
-                    answered = False
-                if answered:
-                    latencies.append(time.perf_counter() - t0)
-                else:
-                    errors += 1
-                if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
-                    return
-
-        await asyncio.gather(*(client(i) for i in range(clients)))
-        return latencies, errors, time.perf_counter() - started
-
-
-def summarize(phase: str, clients: int, cells: list[tuple[list[float], int, float]]) -> Latencies:
-    latencies = [x for cell in cells for x in cell[0]]
-    seconds = sum(cell[2] for cell in cells)
+async def latencies(
+    url: str, phase: str, clients: int, seconds: float, args: argparse.Namespace, stop: asyncio.Event | None = None
+) -> Latencies:
+    """``clients`` clients sending one of ``EVERYDAY`` a request (``load.run_cell``), until ``seconds`` pass or
+    ``stop`` is set."""
+    bounds = argparse.Namespace(
+        duration=seconds, requests=sys.maxsize, timeout=args.timeout, source=args.source, target=args.target,
+        model=args.model, options=None,
+    )  # fmt: skip
+    cell = await run_cell(url, "dynamic", clients, list(EVERYDAY), bounds, batch_metrics=False, stop=stop)
     return Latencies(
         phase=phase,
         clients=clients,
-        requests=len(latencies) + sum(cell[1] for cell in cells),
-        errors=sum(cell[1] for cell in cells),
-        seconds=round(seconds, 3),
-        sentences_per_s=round(len(latencies) / seconds, 2) if seconds else 0.0,
-        p50_ms=round(1000 * percentile(latencies, 50), 1),
-        p95_ms=round(1000 * percentile(latencies, 95), 1),
+        requests=cell.requests,
+        errors=cell.errors,
+        seconds=cell.seconds,
+        sentences_per_s=cell.sentences_per_s,
+        p50_ms=cell.p50_ms,
+        p95_ms=cell.p95_ms,
     )
 
 
@@ -261,7 +235,7 @@ async def run_job(url: str, catalog: bytes, args: argparse.Namespace, clients: i
         waiting = asyncio.ensure_future(wait_job(http, job_id, args))
         ended = asyncio.Event()
         waiting.add_done_callback(lambda _: ended.set())
-        cell = await closed_loop(url, clients, args.job_timeout, args, stop=ended) if clients else None
+        load = await latencies(url, "job", clients, args.job_timeout, args, stop=ended) if clients else None
         body = await waiting
         if body["state"] != "done":
             raise RuntimeError(f"job {job_id} ended {body['state']}: {body['errors']}")
@@ -272,8 +246,8 @@ async def run_job(url: str, catalog: bytes, args: argparse.Namespace, clients: i
     seconds = post_s + float(body["duration_s"])
     phase = f"under {clients} client(s)" if clients else "alone"
     found: dict[str, Any] = {"job": JobRun(phase, body["state"], total, round(seconds, 3), round(total / seconds, 2))}
-    if cell is not None:
-        found["latency"] = summarize("job", clients, [cell])
+    if load is not None:
+        found["latency"] = load
     return found
 
 
@@ -288,7 +262,7 @@ async def one_round(url: str, catalog: bytes, args: argparse.Namespace, reverse:
     found: dict[str, Any] = {"idle": {}, "loaded": {}}
     for phase, clients in reversed(phases) if reverse else phases:
         if phase == "idle":
-            result: Any = summarize("idle", clients, [await closed_loop(url, clients, args.seconds, args)])
+            result: Any = await latencies(url, "idle", clients, args.seconds, args)
             found["idle"][clients] = result
         elif phase == "alone":
             result = found["alone"] = (await run_job(url, catalog, args))["job"]

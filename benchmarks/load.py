@@ -247,11 +247,13 @@ async def run_cell(
     path: str = "/translate",
     body: Callable[[str], dict[str, object]] | None = None,
     batch_metrics: bool = True,
+    stop: asyncio.Event | None = None,
 ) -> Cell:
     """Closed loop: ``concurrency`` clients (or one client sending lists of that size) until a bound hits.
 
     ``body``: the request for one sentence, for servers other than xlt (``benchmarks/peers.py``); those have no
-    ``/metrics`` to read batch sizes from (``batch_metrics=False``)."""
+    ``/metrics`` to read batch sizes from (``batch_metrics=False``). ``stop``: another bound, an event (the end of
+    a job that the requests run beside, ``benchmarks/jobs.py``)."""
     clients, per_request = (1, concurrency) if mode == "list" else (concurrency, 1)
     latencies: list[float] = []
     errors = 0
@@ -269,7 +271,7 @@ async def run_cell(
             position = index * 7919
             targets = args.target.split(",")
             turn = index  # with several targets, each client takes them in turn, starting at a different one
-            while time.monotonic() < deadline and sent < args.requests:
+            while time.monotonic() < deadline and sent < args.requests and not (stop is not None and stop.is_set()):
                 sent += 1
                 texts = [sentences[(position + k) % len(sentences)] for k in range(per_request)]
                 position += per_request
