@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.system_tools import need
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -120,6 +122,7 @@ def test_without_held_back_serves_the_same_engines_with_no_pieces_held_back(
 def test_ab_benchmark(tiny_models_dir: Path, tmp_path: Path) -> None:
     """Side A runs HEAD from a worktree (and imports that checkout's service), side B the working tree on the same
     tiny engine with batching off; one short round; the worktree is gone afterwards."""
+    need("git", "git")  # ab.py checks side A out with git worktree
     done = run(
         "ab.py", "--rev-a", "HEAD", "--models-a", str(tiny_models_dir), "--models-b", str(tiny_models_dir),
         "--env-b", "XLT_BATCHING=off", "--clients", "1,2", "--beams", "1", "--list-size", "4", "--duration", "1",
