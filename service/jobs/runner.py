@@ -4,7 +4,8 @@ Why this shape: the store is the queue (no broker). Each replica runs one runner
 ``XLT_MAX_JOBS`` jobs at a time, polling every ``XLT_JOB_POLL_S`` (and at once when a job is created here). A
 claimed job is parsed again from its upload (parsing is deterministic: the segments come out the same), the
 segments already saved are skipped, and the rest go through the pipeline at ``bulk`` priority in chunks of
-``XLT_JOB_CHUNK_SIZE`` segments, each committed with the lease renewed; a heartbeat renews the lease in between.
+``XLT_JOB_CHUNK_SIZE`` segments, each committed with the lease renewed while the next one is translated (so the
+engine does not wait on the store); a heartbeat renews the lease in between.
 When the lease is lost (the job was cancelled, or another replica took it over after this one stalled) the
 heartbeat stops the work; every write checks the lease anyway. Passing troubles (a full queue, a timeout, a
 model being reloaded, a store outage) are waited out and retried; anything else fails the job with its code.
@@ -229,15 +230,25 @@ class JobRunner:
             saved = await self._retry(lambda: asyncio.to_thread(store.translations, job.id))
             pending = [i for i in range(len(segments)) if i not in saved]
             translate = self._translator(spec)
-            for start in range(0, len(pending), chunk):
-                indices = pending[start : start + chunk]
-                outcomes = await self._chunk(translate, segments, indices)
-                kept = await self._retry(partial(asyncio.to_thread, store.save, job.id, self.worker, lease, outcomes))
-                if not kept:
-                    log.info("job %s: cancelled or taken over; stopping its work here", job.id)
-                    return None
-                saved.update((i, o.translation) for i, o in outcomes.items())
-                await self._write_back(spec, segments, outcomes)
+            chunks = [pending[start : start + chunk] for start in range(0, len(pending), chunk)]
+            ahead = asyncio.create_task(self._chunk(translate, segments, chunks[0])) if chunks else None
+            try:
+                for number in range(len(chunks)):
+                    assert ahead is not None
+                    outcomes = await ahead
+                    # The next chunk is in the batcher while this one is saved: the engine never waits on the store.
+                    more = number + 1 < len(chunks)
+                    ahead = asyncio.create_task(self._chunk(translate, segments, chunks[number + 1])) if more else None
+                    kept = await self._retry(
+                        partial(asyncio.to_thread, store.save, job.id, self.worker, lease, outcomes)
+                    )
+                    if not kept:
+                        log.info("job %s: cancelled or taken over; stopping its work here", job.id)
+                        return None
+                    saved.update((i, o.translation) for i, o in outcomes.items())
+                    await self._write_back(spec, segments, outcomes)
+            finally:
+                await _drop(ahead)
             output = await asyncio.to_thread(document.render, [saved.get(i) for i in range(len(segments))])
         except XltError as exc:
             return JobError(exc.code, exc.message)
@@ -300,6 +311,14 @@ class JobRunner:
                     log.info("job %s: handed back (resumed by the next start or another replica)", job_id)
                 except XltError as exc:
                     log.warning("job %s: not handed back (%s); resumed once its lease runs out", job_id, exc.message)
+
+
+async def _drop(task: asyncio.Task[T] | None) -> None:
+    """Cancel a chunk translated ahead that will not be saved, and wait for it (its error, if any, is moot)."""
+    if task is not None and not task.done():
+        task.cancel()
+    if task is not None:
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def pipeline_translator(pipeline: TranslationPipeline, settings: Settings) -> Translator:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,6 +140,33 @@ async def test_memories_fill_units_and_learn_the_machine_translations(app_client
         again = await create(client, memory=memory)  # the stored machine translations now fill every unit
         assert (await wait_for(client, again["id"], "done", "failed"))["state"] == "done"
         assert (await client.get(f"/jobs/{again['id']}/result")).text == "\n\n".join(result)
+
+
+async def test_the_next_chunk_is_translated_while_one_is_saved(
+    app_client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine does not wait on the store: while chunk 1 is being saved, chunk 2 is already in the batcher."""
+    from service.jobs.store import SQLiteJobStore
+
+    engine = FakeEngine()
+    batches_when_saved: list[int] = []  # how many batches the engine had got when each chunk's save ended
+    save = SQLiteJobStore.save
+
+    def slow_save(self: SQLiteJobStore, *args: Any) -> bool:
+        chunk = len(batches_when_saved) + 1
+        deadline = time.monotonic() + 1
+        while len(engine.calls) <= chunk < len(LINES) and time.monotonic() < deadline:
+            time.sleep(0.01)  # hold the save until the engine gets the next chunk (or give up: the test fails)
+        batches_when_saved.append(len(engine.calls))
+        return save(self, *args)
+
+    monkeypatch.setattr(SQLiteJobStore, "save", slow_save)
+    async with app_client(engines=[engine], job_chunk_size=1) as client:
+        job = await create(client)
+        done = await wait_for(client, job["id"], "done", "failed")
+        assert done["state"] == "done" and done["progress"] == {"done": 4, "total": 4}
+    assert len(batches_when_saved) == 4
+    assert all(batches > chunk for chunk, batches in enumerate(batches_when_saved[:3], 1)), batches_when_saved
 
 
 async def test_another_keys_job_is_not_found(app_client: AppClient, tmp_path: Path) -> None:
