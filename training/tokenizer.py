@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from training.data.records import read_pairs
+from training.data.records import BT_TAG, read_pairs
 
 # Every unrestricted Bible language gets a tag now, so a later model can add languages without a new vocabulary.
 TAG_LANGS = ("en", "de", "fr", "es", "it", "pt", "ar", "ru", "ko", "fa", "vi", "tl")
@@ -26,7 +26,8 @@ def lang_tag(lang: str) -> str:
 
 
 def special_symbols(langs: tuple[str, ...] = TAG_LANGS) -> list[str]:
-    return [lang_tag(lang) for lang in langs] + [*FEWSHOT_SYMBOLS, MASK]
+    """Tags, few-shot markers, the denoising mask and the tagged back-translation mark, each one piece."""
+    return [lang_tag(lang) for lang in langs] + [*FEWSHOT_SYMBOLS, MASK, BT_TAG]
 
 
 def sample_sentences(corpus: Path, per_lang: int, seed: int = 0) -> list[str]:

@@ -1,5 +1,6 @@
-"""Two training tools of the everyday-data work: ``<bt>`` added to a trained vocabulary and checkpoint without
-changing what the model does, and data groups drawn their own share of the time."""
+"""Training tools of the everyday-data work: ``<bt>`` added to a trained vocabulary and checkpoint without
+changing what the model does, a checkpoint moved onto a new vocabulary keeping its embeddings, and data groups
+drawn their own share of the time."""
 
 from __future__ import annotations
 
@@ -46,6 +47,50 @@ def test_bt_is_added_after_the_last_piece_and_the_model_translates_as_before(tmp
     again = tmp_path / "again"
     assert main(["--checkpoint", str(out), "--tokenizer", str(out / "sentencepiece.model"), "--out", str(again)]) == 0
     assert spm.SentencePieceProcessor(model_file=str(again / "sentencepiece.model")).get_piece_size() == old + 1
+
+
+def test_a_new_vocabulary_keeps_shared_rows_and_composes_new_ones_from_the_old_segmentation(tmp_path: Path) -> None:
+    import sentencepiece as spm
+    from transformers import MarianMTModel
+
+    from tests.tiny_model import _train_sentencepiece, build_tiny_model
+    from training.vocab_transfer import main, old_segmentation
+
+    build_tiny_model(tmp_path / "engine", tmp_path / "work", vocab_size=70)
+    old_path, checkpoint = tmp_path / "work" / "sentencepiece.model", tmp_path / "work" / "checkpoint"
+    new_path = tmp_path / "sp200.model"
+    _train_sentencepiece(new_path, 200)
+    old, new = (spm.SentencePieceProcessor(model_file=str(p)) for p in (old_path, new_path))
+    out = tmp_path / "moved"
+    argv = ["--checkpoint", str(checkpoint), "--tokenizer", str(old_path), "--new-tokenizer", str(new_path)]
+    assert main([*argv, "--out", str(out)]) == 0
+
+    before = MarianMTModel.from_pretrained(checkpoint).eval()
+    after = MarianMTModel.from_pretrained(out).eval()
+    size = new.get_piece_size()
+    assert (out / "sentencepiece.model").read_bytes() == new_path.read_bytes()
+    assert after.config.pad_token_id == after.config.decoder_start_token_id == size
+    assert after.get_input_embeddings().weight.shape[0] == after.final_logits_bias.shape[1] == size + 1
+    w0, w1 = before.get_input_embeddings().weight, after.get_input_embeddings().weight
+    assert torch.equal(w1[size], w0[old.get_piece_size()])  # the padding row, also the decoder's start
+    shared = [i for i in range(size) if old.id_to_piece(old.piece_to_id(new.id_to_piece(i))) == new.id_to_piece(i)]
+    fresh = [i for i in range(size) if i not in shared]
+    assert len(shared) > 30 and len(fresh) > 30  # both cases are exercised
+    for i in shared:
+        assert torch.equal(w1[i], w0[old.piece_to_id(new.id_to_piece(i))])
+    for i in fresh:
+        parts = old_segmentation(old, new.id_to_piece(i))
+        assert torch.allclose(w1[i], w0[parts].mean(dim=0))
+        assert "".join(old.id_to_piece(p) for p in parts).lstrip("\u2581") == new.id_to_piece(i).lstrip("\u2581")
+
+    # A sentence whose pieces are all shared reads the same to the encoder under either vocabulary.
+    text = next(t for t in ("the house", "the", "a") if all(i in shared for i in new.encode(t)))
+    a_ids, b_ids = [[old.piece_to_id(new.id_to_piece(i)) for i in new.encode(text)]], [new.encode(text)]
+    with torch.no_grad():
+        a = before.get_encoder()(input_ids=torch.tensor(a_ids)).last_hidden_state
+        b = after.get_encoder()(input_ids=torch.tensor(b_ids)).last_hidden_state
+    assert torch.allclose(a, b, atol=1e-6)
+    assert torch.equal(after.get_output_embeddings().weight, w1)  # the output layer stays tied
 
 
 def _examples(n: int, pair: int) -> list[Example]:
