@@ -9,9 +9,10 @@ with lxml around the file's own XML declaration, not re-indented.
 
 Machine output is ``state="needs-review-translation"`` (1.2) or ``state="translated"`` with
 ``subState="xlt:needs-review"`` (2.0), unless ``mark_fuzzy`` is false (``translated``). A unit filled from a
-reviewed memory entry is a person's translation: plain ``translated`` (one from an unreviewed entry needs review
-like machine output). A unit whose placeholders or tags did not survive is written needing review anyway, with an
-``xlt`` note saying why.
+reviewed memory entry is a person's translation: plain ``translated``, and a 1.2 ``approved="yes"`` stays. One
+from an unreviewed entry needs review like machine output, and loses the approval when ``overwrite`` replaces it.
+A unit whose placeholders or tags did not survive is written needing review anyway, with an ``xlt`` note saying
+why.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class XliffDocument:
                 del element.attrib["subState"]
         else:
             target.set("state", "needs-review-translation" if review else "translated")
-            if element.get("approved") == "yes":
+            if review and element.get("approved") == "yes":  # a person's approval never covers machine output
                 element.set("approved", "no")
         if problems:
             self._note(plan, "xlt: check the placeholders: " + "; ".join(problems))

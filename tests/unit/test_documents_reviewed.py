@@ -156,6 +156,22 @@ def test_only_an_untouched_reviewed_translation_counts_as_a_persons() -> None:
     assert type(Reviewed("Eins ").strip()) is str and type("".join([Reviewed("a"), Reviewed("b")])) is str
 
 
+def test_an_overwritten_xliff12_unit_keeps_its_approval_only_for_a_persons_translation() -> None:
+    units = "".join(
+        f'<trans-unit id="u{i}" approved="yes"><source>{s}</source><target state="final">{s}!</target></trans-unit>'
+        for i, s in enumerate(("One", "Two"))
+    )
+    data = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<xliff version="1.2" xmlns="{XLIFF12}"><file original="app" '
+        f'source-language="en" datatype="plaintext"><body>{units}</body></file></xliff>\n'
+    ).encode()
+    document = parse_document(data, "app.xlf", FileOptions(overwrite=True), "en", "de")
+    out = etree.fromstring(document.render([Reviewed("Eins"), "Zwei"]))
+    approved = {u.findtext(f"{{{XLIFF12}}}source"): u.get("approved") for u in out.iter(f"{{{XLIFF12}}}trans-unit")}
+    assert approved == {"One": "yes", "Two": "no"}
+    assert xliff12_units(etree.tostring(out)) == {"One": ("Eins", False), "Two": ("Zwei", True)}
+
+
 def test_the_index_knows_which_exact_matches_a_person_wrote() -> None:
     index = PairIndex()
     index.update([Entry("Yes", "Ja", 1), Entry("No", "Nein", 2, reviewed=False)])
