@@ -22,32 +22,44 @@ from training.tune_decoding import tune_repetition_penalty, tune_suppressed_toke
 
 
 def finish(
-    out: Path, work: Path, data: Path, *, force: bool = False, max_per_set: int = 200, wider: Path | None = None
+    out: Path,
+    work: Path,
+    data: Path,
+    *,
+    force: bool = False,
+    max_per_set: int = 200,
+    wider: Path | None = None,
+    run: Path | None = None,
+    tokenizer: Path | None = None,
 ) -> None:
-    """``wider``: the corpus that phases with wheels trained on, named in the card; every figure uses ``data``."""
+    """``wider``: the corpus that phases with wheels trained on, named in the card; every figure uses ``data``.
+    ``run`` and ``tokenizer``: the fine-tuning run whose best checkpoint ships, and its vocabulary (default
+    ``work/finetune`` and ``work/sentencepiece.model``; the general-domain phases end in runs of their own)."""
+    run = run or work / "finetune"
+    tokenizer = tokenizer or work / "sentencepiece.model"
     convert_with_parity(
-        work / "finetune" / "best",
+        run / "best",
         out,
         name=out.name,
-        tokenizer=work / "sentencepiece.model",
+        tokenizer=tokenizer,
         langs=list(DEFAULT_LANGS),
-        directions=work / "finetune" / "directions.json",
+        directions=run / "directions.json",
         dev=data / "dev.tsv",
         force=force,
         with_checkpoint=True,
     )
     if (work / "ablation" / "summary.json").exists():  # written after the conversion, which replaces the folder
-        compared = ablation.compare(work / "finetune", work / "ablation")
+        compared = ablation.compare(run, work / "ablation")
         (out / "ablation.json").write_text(json.dumps(compared, indent=1) + "\n", encoding="utf-8")
     # Decoding defaults are chosen on dev before any test figure is taken, so every figure below uses them.
     tune_repetition_penalty(out, data / "dev.tsv", out=out / "decoding.json")
     tune_suppressed_tokens(out, data / "dev.tsv", (wider or data) / "train.tsv", out=out / "decoding.json")
-    curve = work / "finetune" / "training_curve.png"
+    curve = run / "training_curve.png"
     if curve.exists():
         shutil.copyfile(curve, out / "training_curve.png")
     evaluate_engine(out, data / "test.tsv", out / "metrics.json", max_per_set=max_per_set)
     # Out of domain: desktop catalogs (GNOME, GTK, KDE, ...) never trained on, trained directions only.
-    trained = {(s, t) for s, t in json.loads((work / "finetune" / "directions.json").read_text(encoding="utf-8"))}
+    trained = {(s, t) for s, t in json.loads((run / "directions.json").read_text(encoding="utf-8"))}
     ood = data / "ood.tsv"
     if ood.exists():
         evaluate_engine(out, ood, out / "metrics_ood.json", max_per_set=max_per_set, directions=trained)
@@ -62,7 +74,7 @@ def finish(
         out, data / "test.tsv", max_per_direction=max_per_set, out=out / "fewshot_memory.json", retrieval="memory"
     )
     gate_memory_examples(out, few)
-    model_card.write(out, work, data, wider)
+    model_card.write(out, work, data, wider, run=run)
 
 
 def gate_memory_examples(out: Path, few: dict[str, object]) -> None:
@@ -83,11 +95,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("runs/default"))
     parser.add_argument("--data", type=Path, default=Path("data/corpus"))
     parser.add_argument("--wider", type=Path, help="the corpus of the fine-tuning phases with wheels, for the card")
+    parser.add_argument("--run", type=Path, help="the fine-tuning run that ships (default: WORK/finetune)")
+    parser.add_argument("--tokenizer", type=Path, help="its vocabulary (default: WORK/sentencepiece.model)")
     parser.add_argument("--max-per-set", type=int, default=200)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    finish(args.out, args.work, args.data, force=args.force, max_per_set=args.max_per_set, wider=args.wider)
+    finish(
+        args.out,
+        args.work,
+        args.data,
+        force=args.force,
+        max_per_set=args.max_per_set,
+        wider=args.wider,
+        run=args.run,
+        tokenizer=args.tokenizer,
+    )
     return 0
 
 

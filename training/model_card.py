@@ -119,15 +119,17 @@ def _wider_corpus(data_manifest: dict[str, Any], wider: Path | None) -> list[str
     ]
 
 
-def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None) -> Path:
-    """``wider``: the corpus of the phases with wheels, when the run had any (dev and test stay ``data``'s)."""
+def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None, run: Path | None = None) -> Path:
+    """``wider``: the corpus of the phases with wheels, when the run had any (dev and test stay ``data``'s);
+    ``run``: the fine-tuning run that shipped (default ``work/finetune``)."""
+    run = run or work / "finetune"
     manifest = Manifest.load(model_dir)
     metrics = _load(model_dir / "metrics.json") or []
     apertium = {(r["origin"], r["direction"]): r for r in (_load(model_dir / "apertium.json") or [])}
     ablation = _load(model_dir / "ablation.json")
     data_manifest = _load(data / "manifest.json") or {}
     pre = _load(work / "pretrain" / "summary.json") or {}
-    fine = _load(work / "finetune" / "summary.json") or {}
+    fine = _load(run / "summary.json") or {}
     size_mb = sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()) / 1e6
     hours = (float(pre.get("minutes", 0)) + float(fine.get("minutes", 0))) / 60
     lines = [
@@ -174,7 +176,7 @@ def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None) ->
         f"- Pretraining (denoising): {pre.get('steps', '?')} steps, {pre.get('minutes', '?')} min",
         f"- Fine-tuning: {fine.get('steps', '?')} steps, {fine.get('minutes', '?')} min, best dev chrF "
         f"{fine.get('best_dev', '?')}",
-        *_history(work / "finetune" / "HISTORY.md"),
+        *_history(run / "HISTORY.md"),
         "- Commands: `make model` (= `python -m training.pipeline`), or step by step: `xlt data build`,",
         "  `xlt train tokenizer`, `xlt train pretrain`, `xlt train finetune --init runs/default/pretrain/best`,",
         "  `xlt convert runs/default/finetune/best --out models/xlt-base ...`, `xlt eval models/xlt-base`.",

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from training import ablation
+from training import ablation, everyday_phases
 from training.convert import convert_with_parity
 from training.data.build import DEFAULT_LANGS, build
 from training.data.synthetic import identifier_judge, synthesize
@@ -151,6 +151,22 @@ def finetune_phases(done: int, limit: int) -> list[Phase]:
     return todo
 
 
+def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
+    """Issue 28's phases after the twelfth (``training.everyday_phases``): its data, then its runs; returns the last
+    run folder and its vocabulary. The synthetic round is made by the phase-12 best as rounds 3-7 were."""
+    best, folder = args.work / "finetune" / "best", args.work / "everyday"
+    backtranslated = everyday_phases.backtranslations(best, sp, folder)
+    everyday_phases.build_corpus(args.data_everyday, backtranslated, sorted(args.wheel_dir.glob("*.whl")))
+    synthetic = folder / synthetic_set_name(8)
+    if not synthetic.exists():
+        weights = dict(_CATALOG_HEAVY)
+        synthesize_from_checkpoint(
+            best, sp, args.data_wheels / "train.tsv", synthetic, list(DEFAULT_LANGS), 4000, weights=weights
+        )
+    start = everyday_phases.with_bt_piece(best, sp, folder / "init")
+    return everyday_phases.run_phases(args.data_everyday, start, synthetic, folder, minutes=args.finetune_minutes)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("models/xlt-base"))
@@ -168,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ablation-steps", type=int, default=800, help="fine-tuning steps of the no-pretraining run (0: skip)"
     )
+    parser.add_argument(
+        "--everyday",
+        action="store_true",
+        help="then the general-domain phases (training.everyday_phases; needs make system-deps and the Debian "
+        "packages the README lists)",
+    )
+    parser.add_argument("--data-everyday", type=Path, default=Path("data/corpus-everyday"))
     parser.add_argument("--force", action="store_true", help="overwrite the engine folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -219,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablation_steps:  # finish() writes the comparison into the model folder
         ablation.run(args.data / "train.tsv", args.data / "dev.tsv", sp, args.work, args.ablation_steps)
     wider = args.data_wheels if any(p.wheels for p in FINETUNE_PHASES) else None
-    finish(args.out, args.work, args.data, force=args.force, wider=wider)
+    run, tokenizer, data = None, None, args.data
+    if args.everyday:
+        run, tokenizer = general_phases(args, sp)
+        data = args.data_everyday  # its test split adds the everyday sentences to the same Bible/catalog ones
+    finish(args.out, args.work, data, force=args.force, wider=wider, run=run, tokenizer=tokenizer)
     log.info("done in %.1f min", (time.monotonic() - started) / 60)
     print(json.dumps({"engine": str(args.out)}))
     return 0

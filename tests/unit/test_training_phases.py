@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +49,46 @@ def test_each_round_of_synthetic_pairs_has_its_own_file() -> None:
     names = [synthetic_set_name(r) for r in rounds]
     assert names[0] == "synthetic.tsv"  # the name the first round had before there were rounds
     assert len(set(names)) == len(rounds) > 1
+
+
+def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_path: Path) -> None:
+    """Each phase starts from the previous one's last weights; the one with ``vocabulary`` first trains a vocabulary
+    on the corpus and moves the weights onto it, once: a rerun (``make model`` resumed) reuses both."""
+    import shutil
+
+    from tests.tiny_model import _corpus, build_tiny_model
+    from training.data.records import Pair, write_pairs
+    from training.everyday_phases import GENERAL, EverydayPhase, run_phases
+
+    build_tiny_model(tmp_path / "engine", tmp_path / "work", vocab_size=70)
+    start = tmp_path / "work" / "checkpoint"
+    shutil.copyfile(tmp_path / "work" / "sentencepiece.model", start / "sentencepiece.model")
+    texts = _corpus()  # 150 sentences a language, in LANGUAGES' order
+    pairs = [Pair("teacher", "g", "en", "de", en, de) for en, de in zip(texts[:150], texts[150:300], strict=True)]
+    corpus = tmp_path / "corpus"
+    write_pairs(corpus / "train.tsv", pairs)
+    phases = (
+        EverydayPhase("a", 10, 2e-4, 3, 2, 0.4, 0.1),
+        EverydayPhase("b", 20, 3e-4, 3, 2, 0.8, 0.1, vocabulary=150),
+    )
+    calls: list[dict[str, Any]] = []
+
+    def train(corpus_tsv: Path, dev: Path, tokenizer: Path, out: Path, **settings: Any) -> None:
+        calls.append({"tokenizer": tokenizer, "out": out, **settings})
+        shutil.copytree(settings["init"], out / "last", dirs_exist_ok=True)
+
+    folder = tmp_path / "everyday"
+    run, tokenizer = run_phases(corpus, start, tmp_path / "synthetic.tsv", folder, phases, train=train)
+    assert run == folder / "b" and tokenizer == folder / "b-init" / "sentencepiece.model"
+    assert [c["out"] for c in calls] == [folder / "a", folder / "b"]
+    assert calls[0]["init"] == start and calls[0]["tokenizer"] == start / "sentencepiece.model"
+    assert calls[1]["init"] == folder / "b-init" and calls[1]["tokenizer"] == tokenizer
+    assert tokenizer.read_bytes() == (folder / "sp150.model").read_bytes() != calls[0]["tokenizer"].read_bytes()
+    assert [(c["max_steps"], c["group_share"], c["lr"]) for c in calls] == [(10, 0.4, 2e-4), (20, 0.8, 3e-4)]
+    assert all(c["group_origins"] == GENERAL and c["resume"] for c in calls)
+
+    moved = (folder / "b-init" / "model.safetensors").stat().st_mtime_ns
+    calls.clear()
+    assert run_phases(corpus, start, tmp_path / "synthetic.tsv", folder, phases, train=train) == (run, tokenizer)
+    assert (folder / "b-init" / "model.safetensors").stat().st_mtime_ns == moved
+    assert [c["out"] for c in calls] == [folder / "a", folder / "b"]  # each resumes (and stops at once when done)
