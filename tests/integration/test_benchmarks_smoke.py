@@ -95,6 +95,10 @@ def test_jobs_benchmark(tiny_models_dir: Path, tmp_path: Path) -> None:
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in summary["latency"])
     assert [r["phase"] for r in summary["job"]] == ["alone", "under 1 client(s)", "under 8 client(s)"]
     assert all(r["segments"] == 30 and r["segments_per_s"] > 0 for r in summary["job"])
+    for row, loaded in zip(summary["job"][1:], summary["latency"][1::2], strict=True):
+        assert row["requests_per_s"] == loaded["sentences_per_s"] > 0
+        total = (row["segments_per_s"] + row["requests_per_s"]) / summary["job"][0]["segments_per_s"]
+        assert row["with_requests_over_alone"] == round(total, 3)
     assert len(summary["goals"]) == 4 and all(isinstance(g["met"], bool) for g in summary["goals"])
     assert len(written["rounds"]) == 2
     assert (tmp_path / "jobs-smoke.md").read_text().startswith("# Scheduling benchmark")
