@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from service.engines.manifest import Manifest
@@ -31,10 +32,12 @@ def finish(
     wider: Path | None = None,
     run: Path | None = None,
     tokenizer: Path | None = None,
+    earlier: Sequence[Path] = (),
 ) -> None:
     """``wider``: the corpus that phases with wheels trained on, named in the card; every figure uses ``data``.
     ``run`` and ``tokenizer``: the fine-tuning run whose best checkpoint ships, and its vocabulary (default
-    ``work/finetune`` and ``work/sentencepiece.model``; the general-domain phases end in runs of their own)."""
+    ``work/finetune`` and ``work/sentencepiece.model``; the general-domain phases end in runs of their own);
+    ``earlier``: the runs it continues, for the card."""
     run = run or work / "finetune"
     tokenizer = tokenizer or work / "sentencepiece.model"
     convert_with_parity(
@@ -74,7 +77,7 @@ def finish(
         out, data / "test.tsv", max_per_direction=max_per_set, out=out / "fewshot_memory.json", retrieval="memory"
     )
     gate_memory_examples(out, few)
-    model_card.write(out, work, data, wider, run=run)
+    model_card.write(out, work, data, wider, run=run, earlier=earlier)
 
 
 def gate_memory_examples(out: Path, few: dict[str, object]) -> None:

@@ -7,6 +7,8 @@ file in the model folder or the run folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from math import prod
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,17 @@ from training.evaluate import IDENTIFIERS
 
 def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _parameters(model_dir: Path) -> int | None:
+    """Parameters of the checkpoint shipped beside the engine (tied embeddings once), read from its header."""
+    path = model_dir / "checkpoint" / "model.safetensors"
+    if not path.is_file():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as weights:
+        return sum(prod(weights.get_slice(name).get_shape()) for name in weights.keys())  # noqa: SIM118
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
@@ -119,9 +132,17 @@ def _wider_corpus(data_manifest: dict[str, Any], wider: Path | None) -> list[str
     ]
 
 
-def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None, run: Path | None = None) -> Path:
+def write(
+    model_dir: Path,
+    work: Path,
+    data: Path,
+    wider: Path | None = None,
+    run: Path | None = None,
+    earlier: Sequence[Path] = (),
+) -> Path:
     """``wider``: the corpus of the phases with wheels, when the run had any (dev and test stay ``data``'s);
-    ``run``: the fine-tuning run that shipped (default ``work/finetune``)."""
+    ``run``: the fine-tuning run that shipped (default ``work/finetune``); ``earlier``: the runs it continues, in
+    order (their minutes count in the training time)."""
     run = run or work / "finetune"
     manifest = Manifest.load(model_dir)
     metrics = _load(model_dir / "metrics.json") or []
@@ -130,8 +151,12 @@ def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None, ru
     data_manifest = _load(data / "manifest.json") or {}
     pre = _load(work / "pretrain" / "summary.json") or {}
     fine = _load(run / "summary.json") or {}
+    before = [(path, _load(path / "summary.json") or {}) for path in earlier]
     size_mb = sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()) / 1e6
-    hours = (float(pre.get("minutes", 0)) + float(fine.get("minutes", 0))) / 60
+    minutes = [pre.get("minutes", 0), fine.get("minutes", 0), *(b.get("minutes", 0) for _, b in before)]
+    hours = sum(float(m) for m in minutes) / 60
+    parameters = _parameters(model_dir)
+    size = f"~{parameters / 1e6:.0f}M-parameter" if parameters else "small"
     lines = [
         f"# {manifest.name}",
         "",
@@ -139,7 +164,7 @@ def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None, ru
         "SentencePiece vocabulary -> BART-style denoising pretraining -> English-centric multilingual fine-tuning",
         "(one loss summed over language pairs, decoder-side target-language tag) -> CTranslate2 int8.",
         "",
-        f"**Quality is that of a ~8M-parameter model trained for about {hours:.1f} hours on two CPU cores.** It is a",
+        f"**Quality is that of a {size} model trained for about {hours:.1f} hours on two CPU cores.** It is a",
         "working baseline for the service, not a substitute for a large pretrained model; any CTranslate2 engine",
         "folder (opus-mt, M2M100, NLLB converted with `xlt convert`) can be served instead.",
         "",
@@ -174,6 +199,11 @@ def write(model_dir: Path, work: Path, data: Path, wider: Path | None = None, ru
         "## Training",
         "",
         f"- Pretraining (denoising): {pre.get('steps', '?')} steps, {pre.get('minutes', '?')} min",
+        *(
+            f"- Fine-tuning before it (`{path.name}`): {b.get('steps', '?')} steps, {b.get('minutes', '?')} min, "
+            f"best dev chrF {b.get('best_dev', '?')}"
+            for path, b in before
+        ),
         f"- Fine-tuning: {fine.get('steps', '?')} steps, {fine.get('minutes', '?')} min, best dev chrF "
         f"{fine.get('best_dev', '?')}",
         *_history(run / "HISTORY.md"),

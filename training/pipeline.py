@@ -242,11 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablation_steps:  # finish() writes the comparison into the model folder
         ablation.run(args.data / "train.tsv", args.data / "dev.tsv", sp, args.work, args.ablation_steps)
     wider = args.data_wheels if any(p.wheels for p in FINETUNE_PHASES) else None
-    run, tokenizer, data = None, None, args.data
+    run, tokenizer, data, earlier = None, None, args.data, []
     if args.everyday:
         run, tokenizer = general_phases(args, sp)
         data = args.data_everyday  # its test split adds the everyday sentences to the same Bible/catalog ones
-    finish(args.out, args.work, data, force=args.force, wider=wider, run=run, tokenizer=tokenizer)
+        phases = everyday_phases.PHASES[:-1]
+        earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]
+    finish(args.out, args.work, data, force=args.force, wider=wider, run=run, tokenizer=tokenizer, earlier=earlier)
     log.info("done in %.1f min", (time.monotonic() - started) / 60)
     print(json.dumps({"engine": str(args.out)}))
     return 0

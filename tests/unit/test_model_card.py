@@ -89,3 +89,37 @@ def test_card_names_the_sources_of_the_wider_corpus_that_later_phases_trained_on
     assert '"debian:/usr/share/locale"' in card and "apt=2.6.1" not in card  # the package list stays in the manifest
     assert '"pypi:django"' not in extra  # listed once, among the corpus's own sources
     assert "wider corpus" not in plain
+
+
+def test_a_run_continuing_earlier_ones_counts_their_time_and_the_parameters_come_from_the_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The general-domain phases ship a run of their own: the card names the runs before it and counts their
+    minutes, and says the model's size as its checkpoint has it (tied embeddings once)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    model = tmp_path / "m"
+    (model / "checkpoint").mkdir(parents=True)
+    Manifest(name="m", languages=["en", "de"], trained_directions=[["en", "de"]]).save(model)
+    save_file({"shared": np.zeros((16000, 256), np.float16), "layer": np.zeros((1000, 100), np.float16)},
+              str(model / "checkpoint" / "model.safetensors"))  # fmt: skip
+    work = tmp_path / "work"
+    for folder, steps, minutes in (("finetune", 46520, 1564.8), ("everyday/e1", 2300, 78.0), ("v16", 4600, 150.0)):
+        (work / folder).mkdir(parents=True)
+        summary = {"steps": steps, "minutes": minutes, "best_dev": 31.0}
+        (work / folder / "summary.json").write_text(json.dumps(summary))
+    (work / "pretrain").mkdir()
+    (work / "pretrain" / "summary.json").write_text(json.dumps({"steps": 100, "minutes": 20.0}))
+    earlier = [work / "finetune", work / "everyday" / "e1"]
+
+    card = model_card.write(model, work, tmp_path / "data", run=work / "v16", earlier=earlier).read_text("utf-8")
+
+    assert (
+        "a ~4M-parameter model trained for about 30.2 hours" in card
+    )  # 16000 x 256 + 1000 x 100; (20+1564.8+78+150)/60
+    assert "- Fine-tuning before it (`finetune`): 46520 steps, 1564.8 min" in card
+    assert "- Fine-tuning before it (`e1`): 2300 steps, 78.0 min" in card
+    assert "- Fine-tuning: 4600 steps, 150.0 min, best dev chrF 31.0" in card
+    plain = model_card.write(model, work, tmp_path / "data").read_text("utf-8")
+    assert "before it" not in plain and "- Fine-tuning: 46520 steps" in plain
