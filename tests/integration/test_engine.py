@@ -158,6 +158,18 @@ def test_held_back_pieces_never_come_out_for_their_target_only(tiny_models_dir: 
     after = masked.translate_batch(sources, ["de", "fr"], options, 1600)
     assert after[0].tokens and not set(after[0].tokens) & set(held)
     assert after[1].tokens == before[1].tokens
+    # Decoded through a vocabulary map (a Translator of its own for German only), it is exactly what masking the
+    # pieces with CTranslate2's suppress_sequences gives, scores included.
+    assert set(masked._restricted) == {"de"}  # type: ignore[attr-defined]
+    scored = DecodeOptions(beam_size=2, max_length=8, num_hypotheses=2, return_scores=True)
+    mapped = masked.translate_batch(sources[:1], ["de"], scored, 1600)[0]
+    (reference,) = masked._translator.translate_batch(  # type: ignore[attr-defined]
+        sources[:1], target_prefix=[["<2de>"]], beam_size=2, num_hypotheses=2, return_scores=True,
+        max_decoding_length=9, repetition_penalty=1.0, suppress_sequences=[[p] for p in held],
+    )  # fmt: skip
+    assert [mapped.tokens, *(h.tokens for h in mapped.alternatives)] == [h[1:] for h in reference.hypotheses]
+    assert mapped.score == pytest.approx(reference.scores[0], abs=1e-4)
+    masked.close()
     with pytest.raises(ValueError, match="suppressed_tokens"):
         CTranslate2Engine(folder, manifest.model_copy(update={"decoding": Decoding(suppressed_tokens="gone.json")}))
     with pytest.raises(ValidationError):
