@@ -49,8 +49,9 @@ class EverydayPhase(NamedTuple):
 
 # E1 and E2 were each stopped once and resumed with the schedule below (the one they ended with). V16 moved E2's
 # last weights onto a 16k vocabulary trained on this corpus (everyday words whole: 1.79 pieces a German word on the
-# everyday dev set instead of 2.09). At equal hours (both on one thread, side by side, 61 min) it beat continuing E2
-# with a warm restart (E3): everyday dev chrF 26.60 against 24.44, all dev sets 31.56 against 30.43 (issue 28).
+# everyday dev set instead of 2.09). At equal hours (both on one thread, side by side, about an hour) it beat
+# continuing E2 with a warm restart (E3): everyday dev chrF 26.60 against 24.44, all dev sets 31.56 against 30.43,
+# and 25.45 against 24.63 at the next evaluation of both (issue 28).
 PHASES: tuple[EverydayPhase, ...] = (
     EverydayPhase("e1", 2300, 2e-4, 300, 800, 0.45, 0.15, eval_every=400),
     EverydayPhase("e2", 2400, 3e-4, 200, 700, 0.65, 0.10),

@@ -10,8 +10,9 @@ Held-back pieces (``decoding.suppressed_tokens``) are decoded as CTranslate2 voc
 ``suppress_sequences``: each target language with pieces held back gets a ``Translator`` of its own, loaded from
 memory with a ``vmap.txt`` whose always-allowed line lists every other piece, and decodes with ``use_vmap``. The
 output layer then scores only the allowed pieces instead of masking thousands of one-token sequences at every
-step: the same softmax over the same pieces (the same outputs), for less work (issue 30; ``runs/vmap``-style
-probe on xlt-base: 1.75x at batch 1). The price is one more copy of the weights per such language.
+step: the same softmax over the same pieces (the same outputs), for less work (issue 30;
+``benchmarks/results/ab-vmap.md``: 1.43x sentences/s at one client, 1.28x at 64, beam 2). The price is one more
+copy of the weights per such language.
 """
 
 from __future__ import annotations
