@@ -10,7 +10,6 @@ skipped when its output exists and each phase resumes from its ``state.pt``. Eve
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,10 +19,11 @@ from training.convert import convert_with_parity
 from training.data import monolingual
 from training.data.backtranslate import backtranslate
 from training.data.build import DEFAULT_LANGS, build
+from training.data.records import BT_TAG
 from training.evaluate import engine_translator
 from training.finetune import finetune
 from training.tokenizer import train_tokenizer
-from training.vocab_extend import extend_checkpoint, extend_tokenizer
+from training.vocab_extend import add_symbols
 from training.vocab_transfer import transfer
 
 log = logging.getLogger(__name__)
@@ -81,15 +81,8 @@ def backtranslations(
 
 def with_bt_piece(checkpoint: Path, tokenizer: Path, out: Path) -> Path:
     """``checkpoint`` and its vocabulary with the ``<bt>`` piece (outputs unchanged), in ``out``."""
-    if not (out / "config.json").exists():
-        import sentencepiece as spm
-
-        old_size = spm.SentencePieceProcessor(model_file=str(tokenizer)).get_piece_size()
-        added = extend_tokenizer(tokenizer, out / "sentencepiece.model", ["<bt>"])
-        if added:  # the shipped phase-12 vocabulary lacks it; one made by today's xlt train tokenizer has it
-            extend_checkpoint(checkpoint, out, old_size, len(added))
-        else:
-            shutil.copytree(checkpoint, out, dirs_exist_ok=True)
+    if not (out / "config.json").exists():  # the shipped phase-12 vocabulary lacks it; today's tokenizer has it
+        add_symbols(checkpoint, tokenizer, out, [BT_TAG])
     return out
 
 

@@ -57,6 +57,20 @@ def extend_checkpoint(checkpoint: Path, out: Path, old_size: int, added: int) ->
     model.save_pretrained(out)
 
 
+def add_symbols(checkpoint: Path, tokenizer: Path, out: Path, symbols: Sequence[str]) -> tuple[list[str], int]:
+    """``checkpoint`` and ``tokenizer`` with ``symbols`` added, written to ``out``; returns the ones added (none:
+    ``out`` is a copy) and the size of the vocabulary before."""
+    import sentencepiece as spm
+
+    old_size = spm.SentencePieceProcessor(model_file=str(tokenizer)).get_piece_size()
+    added = extend_tokenizer(tokenizer, out / "sentencepiece.model", symbols)
+    if added:
+        extend_checkpoint(checkpoint, out, old_size, len(added))
+    else:
+        shutil.copytree(checkpoint, out, dirs_exist_ok=True)
+    return added, old_size
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checkpoint", type=Path, required=True, help="a Marian checkpoint folder (ours)")
@@ -64,14 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the checkpoint and sentencepiece.model")
     parser.add_argument("--symbols", nargs="+", default=["<bt>"])
     args = parser.parse_args(argv)
-    import sentencepiece as spm
-
-    old_size = spm.SentencePieceProcessor(model_file=str(args.tokenizer)).get_piece_size()
-    added = extend_tokenizer(args.tokenizer, args.out / "sentencepiece.model", args.symbols)
-    if added:
-        extend_checkpoint(args.checkpoint, args.out, old_size, len(added))
-    else:
-        shutil.copytree(args.checkpoint, args.out, dirs_exist_ok=True)
+    added, old_size = add_symbols(args.checkpoint, args.tokenizer, args.out, args.symbols)
     print(f"added {added} to {old_size} pieces -> {args.out}")
     return 0
 
