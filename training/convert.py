@@ -15,7 +15,7 @@ from pathlib import Path
 import ctranslate2
 import sentencepiece as spm
 
-from service.engines.manifest import Manifest, load_suppressed_tokens
+from service.engines.manifest import Manifest, load_suppressed_tokens, target_vocabulary
 
 
 class ConversionError(RuntimeError):
@@ -127,12 +127,9 @@ def _fix_mbart50_start(engine: Path, manifest: Manifest) -> None:
 
 
 def engine_vocabulary(folder: Path) -> set[str]:
-    """The pieces an engine folder's decoder knows: CTranslate2 writes a shared vocabulary, or a source and a target
-    one (never both), and refuses to hold back or prefix a piece outside it."""
-    vocab_file = folder / "shared_vocabulary.json"
-    if not vocab_file.exists():
-        vocab_file = folder / "target_vocabulary.json"
-    return set(json.loads(vocab_file.read_text(encoding="utf-8")))
+    """The pieces an engine folder's decoder knows (``target_vocabulary``): a piece outside it cannot be held back
+    or used as a prefix."""
+    return set(target_vocabulary(folder))
 
 
 def validate_engine_folder(folder: Path) -> Manifest:

@@ -17,7 +17,6 @@ copy of the weights per such language.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ import ctranslate2
 import sentencepiece as spm
 
 from service.engines.base import DecodeOptions, Hypothesis
-from service.engines.manifest import Manifest, load_suppressed_tokens
+from service.engines.manifest import Manifest, load_suppressed_tokens, target_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +183,12 @@ class CTranslate2Engine:
             translator.unload_model()
 
 
-# The files of an engine folder that CTranslate2 reads (vocabularies under their converter-given names).
-_ENGINE_FILES = ("model.bin", "config.json")
-_VOCABULARIES = ("shared_vocabulary", "target_vocabulary", "source_vocabulary")
+# The files of an engine folder that CTranslate2 reads (vocabularies under the names its converters give them).
+_ENGINE_FILES = (
+    "model.bin",
+    "config.json",
+    *(f"{kind}_vocabulary.{ext}" for kind in ("shared", "source", "target") for ext in ("json", "txt")),
+)
 
 
 def _restricted_translators(
@@ -197,19 +199,8 @@ def _restricted_translators(
     held_back = {lang: pieces for lang, pieces in held_back.items() if pieces}
     if not held_back:
         return {}
-    files = {name: (folder / name).read_bytes() for name in _ENGINE_FILES}
-    for stem in _VOCABULARIES:
-        for path in (folder / f"{stem}.json", folder / f"{stem}.txt"):
-            if path.is_file():
-                files[path.name] = path.read_bytes()
-    target = next(
-        p for stem in _VOCABULARIES[:2] for p in (folder / f"{stem}.json", folder / f"{stem}.txt") if p.is_file()
-    )
-    vocabulary = (
-        json.loads(target.read_text(encoding="utf-8"))
-        if target.suffix == ".json"
-        else target.read_text(encoding="utf-8").splitlines()
-    )
+    files = {name: (folder / name).read_bytes() for name in _ENGINE_FILES if (folder / name).is_file()}
+    vocabulary = target_vocabulary(folder)
     translators = {}
     for lang, pieces in held_back.items():
         held = set(pieces)

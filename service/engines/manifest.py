@@ -154,6 +154,15 @@ class Manifest(BaseModel):
         (folder / MANIFEST_FILE).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
+def target_vocabulary(folder: Path) -> list[str]:
+    """The pieces an engine folder's decoder knows, in id order: CTranslate2 writes a shared vocabulary, or a source
+    and a target one (never both). One reader for the engine's vocabulary maps and the converter's checks."""
+    path = folder / "shared_vocabulary.json"
+    if not path.exists():
+        path = folder / "target_vocabulary.json"
+    return [str(piece) for piece in json.loads(path.read_text(encoding="utf-8"))]
+
+
 def load_suppressed_tokens(folder: Path, manifest: Manifest) -> dict[str, list[str]]:
     """Per target language, the pieces the manifest's ``decoding.suppressed_tokens`` file holds back ({}: none).
 
