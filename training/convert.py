@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ctranslate2
 import sentencepiece as spm
 
 from service.engines.manifest import Manifest, load_suppressed_tokens, target_vocabulary
+
+if TYPE_CHECKING:
+    from training.evaluate import Translate
 
 
 class ConversionError(RuntimeError):
@@ -313,3 +319,15 @@ def convert_with_parity(
 
         ship_checkpoint(Path(checkpoint), out)
     return result
+
+
+@contextmanager
+def checkpoint_translator(checkpoint: Path, tokenizer: Path, name: str, langs: list[str]) -> Iterator[Translate]:
+    """``checkpoint``'s translations at beam 2 through a throwaway int8 engine (converted with the parity check,
+    deleted on exit): how ``make model`` makes its machine-translated data with a checkpoint of its own."""
+    from training.evaluate import engine_translator
+
+    with tempfile.TemporaryDirectory(prefix=f"xlt-{name}-") as tmp:
+        engine = Path(tmp) / "engine"
+        convert_with_parity(checkpoint, engine, name=name, tokenizer=tokenizer, langs=langs)
+        yield engine_translator(engine, beam_size=2)

@@ -10,17 +10,15 @@ skipped when its output exists and each phase resumes from its ``state.pt``. Eve
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from training.convert import convert_with_parity
+from training.convert import checkpoint_translator
 from training.data import monolingual
 from training.data.backtranslate import backtranslate
 from training.data.build import DEFAULT_LANGS, build
 from training.data.records import BT_TAG
-from training.evaluate import engine_translator
 from training.finetune import finetune
 from training.tokenizer import train_tokenizer
 from training.vocab_extend import add_symbols
@@ -66,12 +64,7 @@ def backtranslations(
     outs = {lang: folder / f"bt-{lang}.tsv" for lang in langs}
     todo = [lang for lang, out in outs.items() if not out.exists()]
     if todo:
-        with tempfile.TemporaryDirectory(prefix="xlt-backtranslator-") as tmp:
-            engine = Path(tmp) / "engine"
-            convert_with_parity(
-                checkpoint, engine, name="backtranslator", tokenizer=tokenizer, langs=list(DEFAULT_LANGS)
-            )
-            translate = engine_translator(engine, beam_size=2)
+        with checkpoint_translator(checkpoint, tokenizer, "backtranslator", list(DEFAULT_LANGS)) as translate:
             folder.mkdir(parents=True, exist_ok=True)
             for lang in todo:
                 n = backtranslate(monolingual.read(lang), lang, translate, outs[lang])

@@ -11,17 +11,15 @@ import json
 import logging
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from training import ablation, everyday_phases
-from training.convert import convert_with_parity
+from training.convert import checkpoint_translator
 from training.data.build import DEFAULT_LANGS, build
 from training.data.synthetic import identifier_judge, synthesize
-from training.evaluate import engine_translator
 from training.finetune import finetune
 from training.finish import finish
 from training.pretrain import pretrain
@@ -126,10 +124,7 @@ def synthesize_from_checkpoint(
 ) -> dict[str, dict[str, int]]:
     """A phase's synthetic X->Y pairs (``training.data.synthetic``), made by ``checkpoint`` (the best one when the
     phase starts, so that a rerun makes the same ones), converted to a throwaway int8 engine, at beam 2."""
-    with tempfile.TemporaryDirectory(prefix="xlt-synthesizer-") as tmp:
-        engine = Path(tmp) / "engine"
-        convert_with_parity(checkpoint, engine, name="synthesizer", tokenizer=tokenizer, langs=langs)
-        translate = engine_translator(engine, beam_size=2)
+    with checkpoint_translator(checkpoint, tokenizer, "synthesizer", langs) as translate:
         judge = identifier_judge(identifier, langs)
         return synthesize(train, out, translate, sorted(langs), per_direction, judge, weights=weights)
 
