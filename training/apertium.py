@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 MODES = {
@@ -73,12 +73,14 @@ def translate(texts: list[str], src: str, tgt: str) -> list[str]:
     return lines
 
 
-def score(test_file: Path, langs: list[str], out: Path, max_per_set: int | None = 300) -> list[dict[str, object]]:
+def score(
+    test_file: Path, langs: list[str], out: Path, max_per_set: int | None = 300, whole: Collection[str] = ()
+) -> list[dict[str, object]]:
     """Apertium on the same test sentences as ``xlt eval`` (same sets, same order, same metrics)."""
     from training.evaluate import evaluate, test_sets
 
     reachable = routes(langs)
-    sets = [s for s in test_sets(test_file, langs, max_per_set) if (s.src_lang, s.tgt_lang) in reachable]
+    sets = [s for s in test_sets(test_file, langs, max_per_set, whole) if (s.src_lang, s.tgt_lang) in reachable]
     results = evaluate(translate, sets, set(reachable), langs)
     for r in results:  # which directions went through Spanish
         src, tgt = str(r["direction"]).split("-")

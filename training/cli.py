@@ -450,10 +450,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     if args.command == "eval":
-        from training.evaluate import evaluate_engine, markdown_table
+        from training.evaluate import WHOLE_ORIGINS, evaluate_engine, markdown_table
 
         out = args.out or args.model / "metrics.json"
-        results = evaluate_engine(args.model, args.test, out, max_per_set=args.max_per_set, beam_size=args.beam_size)
+        results = evaluate_engine(
+            args.model, args.test, out, max_per_set=args.max_per_set, beam_size=args.beam_size, whole=WHOLE_ORIGINS
+        )
         print(markdown_table(results, f"{args.model.name} on {args.test}"))
         return 0
     raise SystemExit(f"xlt: unknown command {args.command}")

@@ -16,7 +16,7 @@ from service.engines.manifest import Manifest
 from training import ablation, apertium, model_card
 from training.convert import convert_with_parity
 from training.data.build import DEFAULT_LANGS
-from training.evaluate import evaluate_engine
+from training.evaluate import WHOLE_ORIGINS, evaluate_engine
 from training.evaluate_fewshot import evaluate_fewshot
 from training.evaluate_zeroshot import evaluate_zeroshot
 from training.tune_decoding import tune_repetition_penalty, tune_suppressed_tokens
@@ -33,13 +33,18 @@ def finish(
     run: Path | None = None,
     tokenizer: Path | None = None,
     earlier: Sequence[Path] = (),
+    previous: Path | None = None,
 ) -> None:
     """``wider``: the corpus that phases with wheels trained on, named in the card; every figure uses ``data``.
     ``run`` and ``tokenizer``: the fine-tuning run whose best checkpoint ships, and its vocabulary (default
     ``work/finetune`` and ``work/sentencepiece.model``; the general-domain phases end in runs of their own);
-    ``earlier``: the runs it continues, for the card."""
+    ``earlier``: the runs it continues, for the card; ``previous``: the engine this one replaces (it may be ``out``
+    itself), scored first on the same test sets so that the card can set the two side by side."""
     run = run or work / "finetune"
     tokenizer = tokenizer or work / "sentencepiece.model"
+    trained = {(s, t) for s, t in json.loads((run / "directions.json").read_text(encoding="utf-8"))}
+    ood = data / "ood.tsv"
+    before = None if previous is None else _scores(previous, data / "test.tsv", ood, trained, max_per_set)
     convert_with_parity(
         run / "best",
         out,
@@ -60,14 +65,13 @@ def finish(
     curve = run / "training_curve.png"
     if curve.exists():
         shutil.copyfile(curve, out / "training_curve.png")
-    evaluate_engine(out, data / "test.tsv", out / "metrics.json", max_per_set=max_per_set)
-    # Out of domain: desktop catalogs (GNOME, GTK, KDE, ...) never trained on, trained directions only.
-    trained = {(s, t) for s, t in json.loads((run / "directions.json").read_text(encoding="utf-8"))}
-    ood = data / "ood.tsv"
-    if ood.exists():
-        evaluate_engine(out, ood, out / "metrics_ood.json", max_per_set=max_per_set, directions=trained)
+    if before is not None:  # the conversion replaced the folder
+        (out / "metrics_previous.json").write_text(json.dumps(before, indent=1) + "\n", encoding="utf-8")
+    _scores(out, data / "test.tsv", ood, trained, max_per_set, save=True)
     if apertium.available():
-        apertium.score(data / "test.tsv", list(DEFAULT_LANGS), out / "apertium.json", max_per_set=max_per_set)
+        apertium.score(
+            data / "test.tsv", list(DEFAULT_LANGS), out / "apertium.json", max_per_set=max_per_set, whole=WHOLE_ORIGINS
+        )
         if ood.exists():
             apertium.score(ood, list(DEFAULT_LANGS), out / "apertium_ood.json", max_per_set=max_per_set)
     evaluate_zeroshot(out, data / "test.tsv", max_per_set=max_per_set, out=out / "zeroshot.json")
@@ -78,6 +82,19 @@ def finish(
     )
     gate_memory_examples(out, few)
     model_card.write(out, work, data, wider, run=run, earlier=earlier)
+
+
+def _scores(
+    engine: Path, test: Path, ood: Path, trained: set[tuple[str, str]], max_per_set: int, *, save: bool = False
+) -> list[dict[str, object]]:
+    """The test figures (every direction; the everyday sets whole) and, out of domain, the desktop catalogs never
+    trained on (trained directions only), as ``origin: ood``; saved in the engine's folder with ``save``."""
+    test_out, ood_out = (engine / "metrics.json", engine / "metrics_ood.json") if save else (None, None)
+    rows = evaluate_engine(engine, test, test_out, max_per_set=max_per_set, whole=WHOLE_ORIGINS)
+    if ood.exists():
+        ood_rows = evaluate_engine(engine, ood, ood_out, max_per_set=max_per_set, directions=trained)
+        rows += [{**r, "origin": "ood"} for r in ood_rows]
+    return rows
 
 
 def gate_memory_examples(out: Path, few: dict[str, object]) -> None:
@@ -100,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wider", type=Path, help="the corpus of the fine-tuning phases with wheels, for the card")
     parser.add_argument("--run", type=Path, help="the fine-tuning run that ships (default: WORK/finetune)")
     parser.add_argument("--tokenizer", type=Path, help="its vocabulary (default: WORK/sentencepiece.model)")
+    parser.add_argument("--earlier", type=Path, action="append", default=[], help="a run --run continues (repeat)")
+    parser.add_argument("--previous", type=Path, help="the engine this one replaces, for the card's everyday table")
     parser.add_argument("--max-per-set", type=int, default=200)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
@@ -113,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         wider=args.wider,
         run=args.run,
         tokenizer=args.tokenizer,
+        earlier=args.earlier,
+        previous=args.previous,
     )
     return 0
 

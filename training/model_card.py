@@ -95,6 +95,62 @@ def _table(rows: list[dict[str, Any]], extra: dict[tuple[str, str], dict[str, An
     return out
 
 
+def _against_previous(
+    previous: list[dict[str, Any]], now: list[dict[str, Any]], apertium: dict[tuple[str, str], dict[str, Any]]
+) -> list[str]:
+    """The engine this one replaces, scored by ``finish`` on the same sets with the same code
+    (``metrics_previous.json``): mean chrF per test set, trained and zero-shot apart, then each everyday direction
+    beside Apertium, since the everyday sentences are what a new version is judged on."""
+    before = {(r["origin"], r["direction"]): r for r in previous}
+    after = {(r["origin"], r["direction"]): r for r in now}
+    lines = [
+        "",
+        "## Against the version it replaces (same sentences, same code, beam 4)",
+        "",
+        "| test set | directions | sets | previous chrF | this chrF | change |",
+        "|---|---|---|---|---|---|",
+    ]
+    for origin in sorted({o for o, _ in before}):
+        for zero_shot in (False, True):
+            keys = [k for k in before if k[0] == origin and k in after and bool(after[k]["zero_shot"]) == zero_shot]
+            if keys:
+                old = sum(before[k]["chrf"] for k in keys) / len(keys)
+                new = sum(after[k]["chrf"] for k in keys) / len(keys)
+                lines.append(
+                    f"| {origin} | {'zero-shot' if zero_shot else 'trained'} | {len(keys)} | {old:.2f} | {new:.2f} | "
+                    f"{new - old:+.2f} |"
+                )
+    everyday = sorted(k for k in before if k[0] == "everyday" and k in after and not after[k]["zero_shot"])
+    if everyday:
+        lines += [
+            "",
+            "| everyday, trained direction | n | previous chrF | this chrF | change | Apertium chrF |",
+            "|---|---|---|---|---|---|",
+        ]
+        for k in everyday:
+            old, new = before[k]["chrf"], after[k]["chrf"]
+            teacher = apertium.get(k)
+            via = f" (via {teacher['via']})" if teacher and teacher.get("via") else ""
+            shown = "-" if teacher is None else f"{teacher['chrf']}{via}"
+            lines.append(f"| {k[1]} | {after[k]['n']} | {old} | {new} | {new - old:+.2f} | {shown} |")
+    return lines
+
+
+def _has_everyday(data_manifest: dict[str, Any]) -> bool:
+    return any(s.get("name") == "everyday" for s in data_manifest.get("sources", []))
+
+
+def _general_domain(data_manifest: dict[str, Any]) -> list[str]:
+    """The general-domain phases' line, when the corpus has their sources (``training.everyday_phases``)."""
+    if not _has_everyday(data_manifest):
+        return []
+    return [
+        "Then general-domain phases (`training.everyday_phases`): WordNet's English sentences through Apertium,",
+        "FreeDict dictionaries and Debian fortunes back-translated by the model, synthetic sources tagged `<bt>`,",
+        "the last on a vocabulary of its own trained on that corpus (`training.vocab_transfer`).",
+    ]
+
+
 def _history(path: Path) -> list[str]:
     """What happened to a long run between its resumes (a fix to the data it was fed, say), written by hand.
 
@@ -163,6 +219,7 @@ def write(
         "A small multilingual translation model built entirely offline by xlt's own pipeline on a 2-core CPU:",
         "SentencePiece vocabulary -> BART-style denoising pretraining -> English-centric multilingual fine-tuning",
         "(one loss summed over language pairs, decoder-side target-language tag) -> CTranslate2 int8.",
+        *_general_domain(data_manifest),
         "",
         f"**Quality is that of a {size} model trained for about {hours:.1f} hours on two CPU cores.** It is a",
         "working baseline for the service, not a substitute for a large pretrained model; any CTranslate2 engine",
@@ -195,6 +252,14 @@ def write(
         "Splits: Bible dev = Esther, Philippians; test = Ruth, Jonah, James, 1 John. gettext dev/test = whole",
         "catalog domains chosen by a stable hash. Desktop catalogs (GNOME/GTK and the like) are never trained on",
         "(`ood` split). Only Bible translations whose restriction is `none` are used.",
+        *(
+            [
+                "Everyday dev and test = sentences of daily life written by hand for xlt (`training/data/everyday`),",
+                "kept out of every training split (a test checks it); the test figures take them whole.",
+            ]
+            if _has_everyday(data_manifest)
+            else []
+        ),
         "",
         "## Training",
         "",
@@ -222,6 +287,9 @@ def write(
             "on the same sentences.",
         ]
     ood = [{**r, "origin": "ood"} for r in _load(model_dir / "metrics_ood.json") or []]
+    previous = _load(model_dir / "metrics_previous.json")
+    if previous:
+        lines += _against_previous(previous, metrics + ood, apertium)
     if ood:
         ood_apertium = {("ood", r["direction"]): r for r in (_load(model_dir / "apertium_ood.json") or [])}
         lines += [

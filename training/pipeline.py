@@ -241,9 +241,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.everyday:
         run, tokenizer = general_phases(args, sp)
         data = args.data_everyday  # its test split adds the everyday sentences to the same Bible/catalog ones
+        wider = None  # its corpus holds the wheels' catalogs too
         phases = everyday_phases.PHASES[:-1]
         earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]
-    finish(args.out, args.work, data, force=args.force, wider=wider, run=run, tokenizer=tokenizer, earlier=earlier)
+    previous = args.out if (args.out / "model.bin").exists() else None  # the card sets the two side by side
+    finish(
+        args.out,
+        args.work,
+        data,
+        force=args.force,
+        wider=wider,
+        run=run,
+        tokenizer=tokenizer,
+        earlier=earlier,
+        previous=previous,
+    )
     log.info("done in %.1f min", (time.monotonic() - started) / 60)
     print(json.dumps({"engine": str(args.out)}))
     return 0

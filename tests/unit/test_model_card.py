@@ -123,3 +123,40 @@ def test_a_run_continuing_earlier_ones_counts_their_time_and_the_parameters_come
     assert "- Fine-tuning: 4600 steps, 150.0 min, best dev chrF 31.0" in card
     plain = model_card.write(model, work, tmp_path / "data").read_text("utf-8")
     assert "before it" not in plain and "- Fine-tuning: 46520 steps" in plain
+
+
+def test_card_sets_the_version_it_replaces_beside_this_one_and_apertium_on_everyday_sentences(tmp_path: Path) -> None:
+    """``finish --previous`` scores the replaced engine on the same sets: the card gives per test set the change of
+    the trained and zero-shot means, and each everyday direction beside Apertium (chained ones say so)."""
+    model, data = tmp_path / "m", tmp_path / "data"
+    for folder in (model, data):
+        folder.mkdir()
+    Manifest(name="m", languages=["en", "de", "es"], trained_directions=[["en", "de"], ["en", "es"]]).save(model)
+
+    def row(origin: str, direction: str, chrf: float, zero_shot: bool = False) -> dict[str, object]:
+        return {"origin": origin, "direction": direction, "zero_shot": zero_shot, "n": 300, "bleu": 1.0, "chrf": chrf}
+
+    now = [row("everyday", "en-de", 40.0), row("everyday", "en-es", 45.5), row("everyday", "de-es", 30.0, True)]
+    now += [row("bible", "en-de", 39.0), row("bible", "en-es", 41.0)]
+    before = [row("everyday", "en-de", 25.0), row("everyday", "en-es", 24.5), row("everyday", "de-es", 20.0, True)]
+    before += [row("bible", "en-de", 40.0), row("bible", "en-es", 41.5), row("ood", "en-de", 30.0)]
+    (model / "metrics.json").write_text(json.dumps(now))
+    (model / "metrics_ood.json").write_text(json.dumps([row("gettext", "en-de", 29.0)]))
+    (model / "metrics_previous.json").write_text(json.dumps(before))
+    teacher = [{**row("everyday", "en-es", 49.7)}, {**row("everyday", "en-de", 1.0), "chrf": 0.0, "via": "es"}]
+    (model / "apertium.json").write_text(json.dumps(teacher))
+    (data / "manifest.json").write_text(json.dumps({"sources": [{"name": "everyday", "file": "t.tsv"}]}))
+
+    card = model_card.write(model, tmp_path / "work", data).read_text(encoding="utf-8")
+
+    assert "| bible | trained | 2 | 40.75 | 40.00 | -0.75 |" in card
+    assert "| everyday | trained | 2 | 24.75 | 42.75 | +18.00 |" in card
+    assert "| everyday | zero-shot | 1 | 20.00 | 30.00 | +10.00 |" in card
+    assert "| ood | trained | 1 | 30.00 | 29.00 | -1.00 |" in card
+    assert "| en-es | 300 | 24.5 | 45.5 | +21.00 | 49.7 |" in card
+    assert "| en-de | 300 | 25.0 | 40.0 | +15.00 | 0.0 (via es) |" in card
+    assert "general-domain phases" in card and "written by hand for xlt" in card
+    plain = model_card.write(model, tmp_path / "work", tmp_path / "none").read_text(encoding="utf-8")
+    assert "general-domain phases" not in plain
+    (model / "metrics_previous.json").unlink()
+    assert "version it replaces" not in model_card.write(model, tmp_path / "work", data).read_text(encoding="utf-8")
