@@ -70,7 +70,11 @@ def evaluate_fewshot(
             scores["n"] = len(rows)
             scores["with_examples"] = sum(1 for _, _, ex in rows if ex)
             results[f"{src_lang}-{tgt_lang}"] = scores
-    mean = {f"chrf_{k}": round(sum(float(r[f"chrf_{k}"]) for r in results.values()) / len(results), 2) for k in shots}
+    mean = {  # none where the test split has no sentence of ``origin``
+        f"chrf_{k}": round(sum(float(r[f"chrf_{k}"]) for r in results.values()) / len(results), 2)
+        for k in shots
+        if results
+    }
     summary: dict[str, object] = {"retrieval": retrieval, "per_direction": results, "mean": mean}
     if out is not None:
         out.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

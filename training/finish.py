@@ -103,7 +103,7 @@ def gate_memory_examples(out: Path, few: dict[str, object]) -> None:
     manifest = Manifest.load(out)
     mean = few["mean"]
     assert isinstance(mean, dict)
-    if manifest.few_shot is None or mean["chrf_2"] >= mean["chrf_0"]:
+    if manifest.few_shot is None or not mean or mean["chrf_2"] >= mean["chrf_0"]:
         return
     few_shot = manifest.few_shot.model_copy(update={"memory_examples": False})
     manifest.model_copy(update={"few_shot": few_shot}).save(out)

@@ -351,7 +351,7 @@ def write(
             lines += _identifier_floor(zero, metrics)
     for name, how in _FEWSHOT_RETRIEVALS:
         few = _load(model_dir / name)
-        if few:
+        if few and few["per_direction"]:
             lines += _fewshot_table(few, how)
     if manifest.few_shot is not None and not manifest.few_shot.memory_examples:
         lines += [

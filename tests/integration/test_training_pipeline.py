@@ -269,3 +269,26 @@ def test_make_model_makes_a_phase_s_synthetic_pairs_with_the_best_checkpoint(run
     rows = list(read_pairs(out))
     assert len(rows) == sum(c["kept"] for c in counts.values())
     assert all(r.group.startswith("gettext:") for r in rows)  # a phase's weights reach the draw
+
+
+def test_finish_scores_the_engine_it_replaces_on_the_same_sets_for_the_card(run: dict[str, Path]) -> None:
+    """``finish --previous``: the old engine (here the same run's, converted earlier into the very folder the new
+    one replaces) is scored before the conversion overwrites it, on the same sets as the new one."""
+    from training.finish import finish
+
+    out = run["root"] / "finish" / "tiny-next"
+    convert_with_parity(
+        run["root"] / "finetune" / "best", out, name="tiny-next", tokenizer=run["sp"], langs=list(LANGS)
+    )
+    (out / "marker").write_text("the old engine's folder")
+    finish(out, run["root"], run["data"], force=True, max_per_set=3, tokenizer=run["sp"], previous=out)
+
+    assert not (out / "marker").exists()  # replaced
+    before = json.loads((out / "metrics_previous.json").read_text())
+    after = json.loads((out / "metrics.json").read_text()) + json.loads((out / "metrics_ood.json").read_text())
+    assert len(before) == len(after) > 0
+    assert {(r["origin"], r["direction"], r["n"]) for r in before} <= {
+        (o, r["direction"], r["n"]) for r in after for o in (r["origin"], "ood")
+    }
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "## Against the version it replaces" in card and "| bible | trained |" in card
