@@ -136,6 +136,32 @@ def _against_previous(
     return lines
 
 
+def _serving_cost(ab: dict[str, Any]) -> list[str]:
+    """What serving this model costs against the one it replaces: a ``benchmarks/ab.py`` result (side A the
+    replaced model, B this one, same code, interleaved on one machine) saved beside the engine as ``serving.json``."""
+    host = ab["meta"]["host"]
+    cpu = host.get("cpu", {})
+    lines = [
+        "",
+        "## Serving cost against the version it replaces",
+        "",
+        f"`benchmarks/ab.py`, {ab['meta']['date']}, {host['cpus']} CPUs ({cpu.get('model', '?')}, int8: "
+        f"{cpu.get('int8_isa', '?')}), {ab['meta']['direction']}, the server's defaults, the two models in turn "
+        f"({ab['meta']['rounds']} rounds, median round); one sentence per request from closed-loop clients, or one "
+        "list.",
+        "",
+        "| load | beam | previous sentences/s | this sentences/s | this/previous | previous p50 ms | this p50 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ab["results"]:
+        a, b = r["a"], r["b"]
+        lines.append(
+            f"| {r['cell']} | {r['beam']} | {a['sentences_per_s']} | {b['sentences_per_s']} | "
+            f"{r['sentences_per_s_b_over_a']} | {a['p50_ms']} | {b['p50_ms']} |"
+        )
+    return lines
+
+
 def _has_everyday(data_manifest: dict[str, Any]) -> bool:
     return any(s.get("name") == "everyday" for s in data_manifest.get("sources", []))
 
@@ -370,6 +396,9 @@ def write(
             f"{adapted['heldout']} held-out pairs of the same domain {adapted['before_chrf']} -> "
             f"**{adapted['after_chrf']}** (`{adapted['command']}`).",
         ]
+    serving = _load(model_dir / "serving.json")
+    if serving:
+        lines += _serving_cost(serving)
     lines += ["", "## Ablation: with and without monolingual pretraining", ""]
     if ablation:
         lines += ablation_table(ablation)

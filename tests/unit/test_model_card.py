@@ -160,3 +160,21 @@ def test_card_sets_the_version_it_replaces_beside_this_one_and_apertium_on_every
     assert "general-domain phases" not in plain
     (model / "metrics_previous.json").unlink()
     assert "version it replaces" not in model_card.write(model, tmp_path / "work", data).read_text(encoding="utf-8")
+
+
+def test_card_gives_the_serving_cost_against_the_replaced_model_from_an_ab_run(tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    model.mkdir()
+    Manifest(name="m", languages=["en", "de"], trained_directions=[["en", "de"]]).save(model)
+    host = {"cpus": 2, "cpu": {"model": "AMD EPYC", "int8_isa": "AVX2"}}
+    meta = {"date": "2026-12-07T05:00:00+0000", "host": host, "direction": "en->de", "rounds": 3}
+    side = {"sentences_per_s": 70.0, "p50_ms": 13.0}
+    cell = {"cell": "64 clients", "beam": 2, "a": side, "b": {"sentences_per_s": 56.0, "p50_ms": 16.5}}
+    (model / "serving.json").write_text(
+        json.dumps({"meta": meta, "results": [{**cell, "sentences_per_s_b_over_a": 0.8}]})
+    )
+
+    card = model_card.write(model, tmp_path / "work", tmp_path / "data").read_text(encoding="utf-8")
+
+    assert "## Serving cost against the version it replaces" in card and "(AMD EPYC, int8: AVX2)" in card
+    assert "| 64 clients | 2 | 70.0 | 56.0 | 0.8 | 13.0 | 16.5 |" in card
