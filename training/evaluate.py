@@ -245,16 +245,13 @@ def evaluate_engine(
     max_per_set: int | None = 300,
     beam_size: int = 4,
     directions: set[tuple[str, str]] | None = None,
-    origins: Collection[str] | None = None,
     whole: Collection[str] = (),
 ) -> list[dict[str, object]]:
-    """``directions``/``origins``: only those sets (default all); ``whole``: origins not capped."""
+    """``directions``: only those sets (default all); ``whole``: origins not capped."""
     manifest = Manifest.load(folder)
     sets = test_sets(test_file, manifest.languages, max_per_set, whole)
     if directions is not None:
         sets = [s for s in sets if (s.src_lang, s.tgt_lang) in directions]
-    if origins is not None:
-        sets = [s for s in sets if s.origin in origins]
     trained = {(s, t) for s, t in manifest.trained_directions}
     results = evaluate(engine_translator(folder, beam_size), sets, trained, manifest.languages)
     if out is not None:
