@@ -4,8 +4,9 @@ Why this shape: the store is the queue (no broker). Each replica runs one runner
 ``XLT_MAX_JOBS`` jobs at a time, polling every ``XLT_JOB_POLL_S`` (and at once when a job is created here). A
 claimed job is parsed again from its upload (parsing is deterministic: the segments come out the same), the
 segments already saved are skipped, and the rest go through the pipeline at ``bulk`` priority in chunks of
-``XLT_JOB_CHUNK_SIZE`` segments, each committed with the lease renewed while the next one is translated (so the
-engine does not wait on the store); a heartbeat renews the lease in between.
+``XLT_JOB_CHUNK_SIZE`` segments, each committed with the lease renewed while the next ones are translated (one
+chunk ahead per engine worker, so that no worker waits on the store or on another's chunk); a heartbeat renews the
+lease in between.
 When the lease is lost (the job was cancelled, or another replica took it over after this one stalled) the
 heartbeat stops the work; every write checks the lease anyway. Passing troubles (a full queue, a timeout, a
 model being reloaded, a store outage) are waited out and retried; anything else fails the job with its code.
@@ -22,6 +23,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
@@ -231,14 +233,14 @@ class JobRunner:
             pending = [i for i in range(len(segments)) if i not in saved]
             translate = self._translator(spec)
             chunks = [pending[start : start + chunk] for start in range(0, len(pending), chunk)]
-            ahead = asyncio.create_task(self._chunk(translate, segments, chunks[0])) if chunks else None
+            depth = lookahead(self._settings)
+            ahead: deque[asyncio.Task[dict[int, Outcome]]] = deque()
             try:
                 for number in range(len(chunks)):
-                    assert ahead is not None
-                    outcomes = await ahead
-                    # The next chunk is in the batcher while this one is saved: the engine never waits on the store.
-                    more = number + 1 < len(chunks)
-                    ahead = asyncio.create_task(self._chunk(translate, segments, chunks[number + 1])) if more else None
+                    while len(ahead) < depth and number + len(ahead) < len(chunks):
+                        ahead.append(asyncio.create_task(self._chunk(translate, segments, chunks[number + len(ahead)])))
+                    outcomes = await ahead[0]
+                    ahead.popleft()
                     kept = await self._retry(
                         partial(asyncio.to_thread, store.save, job.id, self.worker, lease, outcomes)
                     )
@@ -313,12 +315,19 @@ class JobRunner:
                     log.warning("job %s: not handed back (%s); resumed once its lease runs out", job_id, exc.message)
 
 
-async def _drop(task: asyncio.Task[T] | None) -> None:
-    """Cancel a chunk translated ahead that will not be saved, and wait for it (its error, if any, is moot)."""
-    if task is not None and not task.done():
+def lookahead(settings: Settings) -> int:
+    """How many of a job's chunks are in the batcher at once: one per engine worker, so that every worker has one
+    to decode while the oldest is saved, plus that one; fewer where the bulk queue would not hold them for every
+    job the runner may run at once (a chunk past it would bounce off a full queue and retry)."""
+    fits = settings.max_queue // (settings.job_chunk_size * max(1, settings.max_jobs))
+    return max(1, min(settings.inter_threads, fits)) + 1
+
+
+async def _drop(tasks: deque[asyncio.Task[T]]) -> None:
+    """Cancel the chunks translated ahead that will not be saved, and wait for them (their errors are moot)."""
+    for task in tasks:
         task.cancel()
-    if task is not None:
-        await asyncio.gather(task, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def pipeline_translator(pipeline: TranslationPipeline, settings: Settings) -> Translator:

@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from service.engines.base import DecodeOptions, Hypothesis
+from service.jobs.runner import lookahead
+from service.settings import Settings
 from tests.fakes import FakeEngine
 from tests.unit.conftest import AppClient
 from tests.unit.test_errors import assert_error
@@ -142,31 +144,36 @@ async def test_memories_fill_units_and_learn_the_machine_translations(app_client
         assert (await client.get(f"/jobs/{again['id']}/result")).text == "\n\n".join(result)
 
 
-async def test_the_next_chunk_is_translated_while_one_is_saved(
-    app_client: AppClient, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_the_next_chunks_are_translated_while_one_is_saved(
+    app_client: AppClient, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    """The engine does not wait on the store: while chunk 1 is being saved, chunk 2 is already in the batcher."""
+    """The engine does not wait on the store: while a chunk is being saved, the next chunk for each engine worker is
+    already in the batcher (one worker: the next chunk; two: the next two)."""
     from service.jobs.store import SQLiteJobStore
 
     engine = FakeEngine()
-    batches_when_saved: list[int] = []  # how many batches the engine had got when each chunk's save ended
+    sent_when_saved: list[int] = []  # how many sentences the engine had got when each chunk's save ended
     save = SQLiteJobStore.save
 
+    def sent() -> int:
+        return sum(len(call.sources) for call in engine.calls)
+
     def slow_save(self: SQLiteJobStore, *args: Any) -> bool:
-        chunk = len(batches_when_saved) + 1
+        wanted = min(len(sent_when_saved) + 1 + workers, len(LINES))
         deadline = time.monotonic() + 1
-        while len(engine.calls) <= chunk < len(LINES) and time.monotonic() < deadline:
-            time.sleep(0.01)  # hold the save until the engine gets the next chunk (or give up: the test fails)
-        batches_when_saved.append(len(engine.calls))
+        while sent() < wanted and time.monotonic() < deadline:
+            time.sleep(0.01)  # hold the save until the engine gets the chunks ahead (or give up: the test fails)
+        sent_when_saved.append(sent())
         return save(self, *args)
 
     monkeypatch.setattr(SQLiteJobStore, "save", slow_save)
-    async with app_client(engines=[engine], job_chunk_size=1) as client:
+    async with app_client(engines=[engine], job_chunk_size=1, inter_threads=workers) as client:
         job = await create(client)
         done = await wait_for(client, job["id"], "done", "failed")
         assert done["state"] == "done" and done["progress"] == {"done": 4, "total": 4}
-    assert len(batches_when_saved) == 4
-    assert all(batches > chunk for chunk, batches in enumerate(batches_when_saved[:3], 1)), batches_when_saved
+    expected = [min(chunk + workers, len(LINES)) for chunk in range(1, len(LINES) + 1)]
+    assert sent_when_saved == expected
 
 
 async def test_another_keys_job_is_not_found(app_client: AppClient, tmp_path: Path) -> None:
@@ -211,10 +218,10 @@ def job_row(tmp_path: Path, job_id: str) -> tuple[str, int, int]:
 
 async def test_a_job_stopped_mid_way_resumes_after_a_restart(app_client: AppClient, tmp_path: Path) -> None:
     engine = StallingEngine(free=1)
-    first = app_client(engines=[engine], job_chunk_size=1)
+    first = app_client(engines=[engine], job_chunk_size=1, max_batch_size=1)  # a batch per chunk
     client = await first.__aenter__()
     job = await create(client)
-    await wait_for(client, job["id"], done=1)  # one chunk saved; the second one's batch is held
+    await wait_for(client, job["id"], done=1)  # one chunk saved; the batches of the chunks ahead are held
     assert await asyncio.to_thread(engine.started.wait, 30)
     stopping = asyncio.create_task(first.__aexit__(None, None, None))
     deadline = asyncio.get_running_loop().time() + WAIT_S
@@ -240,3 +247,15 @@ async def test_a_job_accepted_by_a_replica_that_runs_none_runs_after_the_restart
         assert (await client.get(f"/jobs/{job['id']}")).json()["state"] == "queued"
     async with app_client() as client:
         assert (await wait_for(client, job["id"], "done", "failed"))["state"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("workers", "chunk", "jobs", "expected"),
+    [(1, 64, 2, 2), (2, 64, 2, 3), (16, 64, 2, 9), (16, 64, 0, 17), (4, 1024, 2, 2)],
+)
+def test_a_job_keeps_a_chunk_ahead_per_engine_worker_within_the_queue(
+    workers: int, chunk: int, jobs: int, expected: int
+) -> None:
+    # model_construct: a many-core machine's thread counts, which this machine's check would refuse
+    settings = Settings.model_construct(inter_threads=workers, job_chunk_size=chunk, max_jobs=jobs, max_queue=1024)
+    assert lookahead(settings) == expected
