@@ -98,9 +98,10 @@ BENCH_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 bench-gpu:
 	$(BENCH_PYTHON) benchmarks/gpu.py $(ARGS)
 
-# The whole chain that produced models/xlt-base (see its MODEL_CARD.md); hours on two cores, resumable.
+# The whole chain that produced models/xlt-base (see its MODEL_CARD.md); hours on two cores, resumable. Its
+# general-domain phases (--everyday) need `make system-deps` and the Debian packages the README lists.
 model: $(VENV)/.dev
-	$(BIN)/python -m training.pipeline --out models/xlt-base
+	$(BIN)/python -m training.pipeline --out models/xlt-base --everyday
 
 clean-venv:
 	rm -rf $(VENV)

@@ -60,4 +60,6 @@ def markdown(ablation: dict[str, Any]) -> list[str]:
             for s in steps
         )
         lines.append(f"| {'**mean**' if d == 'chrf' else d} | {cells} |")
-    return [f"{ablation['metric']}; equal fine-tuning steps.", "", *lines]
+    runs = ablation.get("runs") or {}
+    compared = f" (runs `{runs['pretrained']}` and `{runs['from_scratch']}`)" if runs else ""
+    return [f"{ablation['metric']}; equal fine-tuning steps{compared}.", "", *lines]

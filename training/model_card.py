@@ -291,9 +291,13 @@ def write(
         "",
         f"- Pretraining (denoising): {pre.get('steps', '?')} steps, {pre.get('minutes', '?')} min",
         *(
-            f"- Fine-tuning before it (`{path.name}`): {b.get('steps', '?')} steps, {b.get('minutes', '?')} min, "
-            f"best dev chrF {b.get('best_dev', '?')}"
+            line
             for path, b in before
+            for line in [
+                f"- Fine-tuning before it (`{path.name}`): {b.get('steps', '?')} steps, {b.get('minutes', '?')} min, "
+                f"best dev chrF {b.get('best_dev', '?')}",
+                *_history(path / "HISTORY.md"),
+            ]
         ),
         f"- Fine-tuning: {fine.get('steps', '?')} steps, {fine.get('minutes', '?')} min, best dev chrF "
         f"{fine.get('best_dev', '?')}",

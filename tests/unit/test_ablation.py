@@ -26,3 +26,5 @@ def test_compares_at_equal_steps_only(tmp_path: Path) -> None:
     }
     table = markdown(result)
     assert "| en-de | 8.0 | 7.0 |" in table and "| **mean** | 8.0 | 7.0 |" in table
+    # The table names the two runs it compares: a model that continues an earlier one carries its ablation.
+    assert f"(runs `{pre}` and `{scratch}`)" in table[0]
