@@ -108,6 +108,7 @@ def batch_policy(settings: Settings, **overrides: Any) -> BatchPolicy:
         max_queue=settings.max_queue,
         concurrency=settings.inter_threads,
         bulk_share=settings.bulk_share,
+        interactive_reserve_s=settings.interactive_reserve_s,
         **overrides,
     )
 

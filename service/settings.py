@@ -115,13 +115,16 @@ class Settings(BaseSettings):
     # to another that long after; each replica runs at most ``max_jobs`` at once (0: it serves the jobs API but
     # runs none) and looks for new ones every ``job_poll_s``; finished jobs and their files are deleted after
     # ``job_retention_h``. In the batcher, job sentences wait behind requests' but get every ``bulk_share``-th
-    # batch while both wait, so a job always progresses.
+    # batch while both wait, so a job always progresses. With several engine workers, job batches leave one worker to
+    # requests for ``interactive_reserve_s`` after the last request's sentences arrived (0: jobs may take every
+    # worker, so a request may wait for a job's batch to end: more job throughput, slower requests under a job).
     job_chunk_size: int = Field(default=64, ge=1, le=100_000)
     job_lease_s: float = Field(default=30.0, ge=1, le=3600)
     job_poll_s: float = Field(default=1.0, gt=0, le=300)
     max_jobs: int = Field(default=2, ge=0, le=256)
     job_retention_h: float = Field(default=168.0, gt=0, le=100_000)
     bulk_share: int = Field(default=8, ge=1, le=10_000)
+    interactive_reserve_s: float = Field(default=1.0, ge=0, le=3600)
 
     # Hot reload of model folders on SIGHUP (``POST /models/reload`` works either way).
     reload_on_sighup: bool = True

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.app import create_app
+from service.app import batch_policy, create_app
 from service.settings import Settings
 
 
@@ -86,6 +86,7 @@ def test_on_a_gpu_one_engine_worker_with_one_thread_unless_given(monkeypatch: py
         {"max_jobs": -1},
         {"job_retention_h": 0},
         {"bulk_share": 0},
+        {"interactive_reserve_s": -1},
     ],
 )
 def test_bad_values_fail_loudly(bad: dict[str, Any]) -> None:
@@ -104,3 +105,9 @@ def test_job_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("XLT_MAX_JOBS", "0")  # serves the jobs API, runs none
     settings = Settings()
     assert (settings.job_lease_s, settings.max_jobs, settings.job_chunk_size, settings.bulk_share) == (2.0, 0, 64, 8)
+
+
+def test_the_interactive_reserve_reaches_the_batcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert batch_policy(Settings()).interactive_reserve_s == 1.0
+    monkeypatch.setenv("XLT_INTERACTIVE_RESERVE_S", "0")  # jobs may take every engine worker
+    assert batch_policy(Settings()).interactive_reserve_s == 0.0
