@@ -239,6 +239,7 @@ def write(
     hours = sum(float(m) for m in minutes) / 60
     parameters = _parameters(model_dir)
     size = f"~{parameters / 1e6:.0f}M-parameter" if parameters else "small"
+    pipeline_flags = " --everyday" if _has_everyday(data_manifest) else ""  # the general-domain phases ran
     lines = [
         f"# {manifest.name}",
         "",
@@ -302,7 +303,8 @@ def write(
         f"- Fine-tuning: {fine.get('steps', '?')} steps, {fine.get('minutes', '?')} min, best dev chrF "
         f"{fine.get('best_dev', '?')}",
         *_history(run / "HISTORY.md"),
-        "- Commands: `make model` (= `python -m training.pipeline`), or step by step: `xlt data build`,",
+        f"- Commands: `make model` (= `python -m training.pipeline{pipeline_flags}`), or step by step:",
+        "  `xlt data build`,",
         "  `xlt train tokenizer`, `xlt train pretrain`, `xlt train finetune --init runs/default/pretrain/best`,",
         "  `xlt convert runs/default/finetune/best --out models/xlt-base ...`, `xlt eval models/xlt-base`.",
         "",
