@@ -54,12 +54,13 @@ def markdown(ablation: dict[str, Any]) -> list[str]:
     directions = sorted(k for k in scores if "-" in k and BLEU_PREFIX not in k)  # chrF per direction
     head = " | ".join(f"pretrained @{s} | scratch @{s}" for s in steps)
     lines = [f"| direction | {head} |", "|---|" + "---|---|" * len(steps)]
-    for d in [*directions, "chrf"]:
+    means = {"chrf": "**mean**", "chrf_everyday": "**mean, everyday sets**"}
+    for d in [*directions, *(m for m in means if m in scores)]:
         cells = " | ".join(
             f"{ablation['steps'][s]['pretrained'].get(d, '')} | {ablation['steps'][s]['from_scratch'].get(d, '')}"
             for s in steps
         )
-        lines.append(f"| {'**mean**' if d == 'chrf' else d} | {cells} |")
+        lines.append(f"| {means.get(d, d)} | {cells} |")
     runs = ablation.get("runs") or {}
     compared = f" (runs `{runs['pretrained']}` and `{runs['from_scratch']}`)" if runs else ""
     return [f"{ablation['metric']}; equal fine-tuning steps{compared}.", "", *lines]

@@ -406,10 +406,16 @@ def write(
     if serving:
         lines += _serving_cost(serving)
     lines += ["", "## Ablation: with and without monolingual pretraining", ""]
+    everyday_ablation = _load(model_dir / "ablation_everyday.json")
+    if ablation and everyday_ablation:
+        lines += ["On the first stage's corpus (Bible verses and catalog strings):", ""]
     if ablation:
         lines += ablation_table(ablation)
     else:
         lines += ["Not measured yet: the run without pretraining at equal fine-tuning steps is still to be done."]
+    if everyday_ablation:
+        lines += ["", "Again on the everyday corpus, with its 16,000-piece vocabulary (issue 28):", ""]
+        lines += ablation_table(everyday_ablation)
     lines += [
         "",
         "![training curve](training_curve.png)" if (model_dir / "training_curve.png").exists() else "",

@@ -29,6 +29,16 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     (model / "adapt.json").write_text(json.dumps(adapted))
     ablation = {"metric": "dev chrF", "steps": {"400": {"pretrained": {"chrf": 7.6}, "from_scratch": {"chrf": 8.0}}}}
     (model / "ablation.json").write_text(json.dumps(ablation))
+    again = {
+        "metric": "dev chrF",
+        "steps": {
+            "800": {
+                "pretrained": {"chrf": 7.3, "chrf_everyday": 6.9},
+                "from_scratch": {"chrf": 4.1, "chrf_everyday": 5.5},
+            }
+        },
+    }
+    (model / "ablation_everyday.json").write_text(json.dumps(again))
 
     ood = {"origin": "gettext", "direction": "en-es", "zero_shot": False, "n": 5, "bleu": 1.0, "chrf": 9.5}
     (model / "metrics_ood.json").write_text(json.dumps([ood]))
@@ -59,7 +69,9 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     assert "| bible | lingua | 2.0% | 40.0% | 35.0% | 30.0% | - | - | 45.0% |" in card
     assert "| all | langid | 10.0% | 30.0% |" in card
     assert "20.0 -> **41.5**" in card
-    assert "| **mean** | 7.6 | 8.0 |" in card
+    assert "| **mean** | 7.6 | 8.0 |" in card and "| **mean** | 7.3 | 4.1 |" in card
+    assert "| **mean, everyday sets** | 6.9 | 5.5 |" in card
+    assert card.index("first stage's corpus") < card.index("7.6 | 8.0") < card.index("on the everyday corpus")
     assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | - | 20.0 | 50.0 |" in card
     assert "| en-de | 10 | 9 | 10.0 | 8.5 |" in card and "| en-de | 10 | 3 | 10.0 | 10.5 |" in card
     assert "by word overlap" in card and "as the service's translation memory retrieves them" in card
