@@ -9,17 +9,20 @@ skipped when its output exists and each phase resumes from its ``state.pt``. Eve
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from training.ablation import compare
 from training.convert import checkpoint_translator
 from training.data import monolingual
 from training.data.backtranslate import backtranslate
 from training.data.build import DEFAULT_LANGS, build
 from training.data.records import BT_TAG
 from training.finetune import finetune
+from training.pretrain import pretrain
 from training.tokenizer import train_tokenizer
 from training.vocab_extend import add_symbols
 from training.vocab_transfer import transfer
@@ -128,6 +131,50 @@ def run_phases(
         )
         weights = run / "last"
     return run, tokenizer
+
+
+# The pretraining ablation on this corpus: the first stage's length of denoising, then fine-tuning from it and from
+# random weights with the settings E2 and V16 trained with, compared at equal steps (training.ablation.compare).
+ABLATION_PRETRAIN_STEPS = 161
+ABLATION_STEPS = 800
+
+
+def ablation(
+    corpus: Path,
+    tokenizer: Path,
+    folder: Path,
+    synthetic: Path,
+    steps: int = ABLATION_STEPS,
+    train: Callable[..., object] = finetune,
+    denoise: Callable[..., object] = pretrain,
+) -> Path:
+    """Run the ablation under ``folder`` (each run resumes; one counts as done at ``steps``) and write its
+    ``ablation.json``, which ``training.finish`` copies into the engine folder as ``ablation_everyday.json``."""
+    if not (folder / "pretrain" / "summary.json").exists():
+        steps_pre = ABLATION_PRETRAIN_STEPS
+        denoise(corpus / "train.tsv", tokenizer, folder / "pretrain", minutes=10**6, max_steps=steps_pre, resume=True)
+    for name, init in (("pretrained", folder / "pretrain" / "best"), ("scratch", None)):
+        train(
+            corpus / "train.tsv",
+            corpus / "dev.tsv",
+            tokenizer,
+            folder / name,
+            init=init,
+            minutes=10**6,
+            max_steps=steps,
+            augment=0.3,
+            example_overlap=0.4,
+            drop_identical=True,
+            eval_every=steps // 2,
+            synthetic=synthetic,
+            synthetic_share=0.1,
+            group_origins=GENERAL,
+            group_share=0.8,
+            resume=True,
+        )
+    out = folder / "ablation.json"
+    out.write_text(json.dumps(compare(folder / "pretrained", folder / "scratch"), indent=1) + "\n", encoding="utf-8")
+    return out
 
 
 def build_corpus(out: Path, backtranslated: list[Path], wheel_files: Iterable[Path]) -> None:

@@ -59,6 +59,9 @@ def finish(
     if (work / "ablation" / "summary.json").exists():  # written after the conversion, which replaces the folder
         compared = ablation.compare(run, work / "ablation")
         (out / "ablation.json").write_text(json.dumps(compared, indent=1) + "\n", encoding="utf-8")
+    again = work / "everyday" / "ablation" / "ablation.json"  # the same on the everyday corpus (--everyday)
+    if again.exists():
+        shutil.copyfile(again, out / "ablation_everyday.json")
     # Decoding defaults are chosen on dev before any test figure is taken, so every figure below uses them.
     tune_repetition_penalty(out, data / "dev.tsv", out=out / "decoding.json")
     tune_suppressed_tokens(out, data / "dev.tsv", (wider or data) / "train.tsv", out=out / "decoding.json")

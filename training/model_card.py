@@ -14,6 +14,7 @@ from typing import Any
 
 from service.engines.manifest import Manifest
 from training.ablation import markdown as ablation_table
+from training.capacity import markdown as capacity_table
 from training.evaluate import IDENTIFIERS
 
 
@@ -416,6 +417,9 @@ def write(
     if everyday_ablation:
         lines += ["", "Again on the everyday corpus, with its 16,000-piece vocabulary (issue 28):", ""]
         lines += ablation_table(everyday_ablation)
+    capacity = _load(model_dir / "capacity.json")
+    if capacity:
+        lines += ["", "## Capacity at equal hours", "", *capacity_table(capacity)]
     lines += [
         "",
         "![training curve](training_curve.png)" if (model_dir / "training_curve.png").exists() else "",

@@ -244,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         wider = None  # its corpus holds the wheels' catalogs too
         phases = everyday_phases.PHASES[:-1]
         earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]
+        if args.ablation_steps:  # finish() copies it into the model folder
+            folder = args.work / "everyday"
+            synthetic = folder / synthetic_set_name(8)
+            everyday_phases.ablation(data, tokenizer, folder / "ablation", synthetic, args.ablation_steps)
     previous = args.out if (args.out / "model.bin").exists() else None  # the card sets the two side by side
     finish(
         args.out,

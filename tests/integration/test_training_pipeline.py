@@ -281,6 +281,9 @@ def test_finish_scores_the_engine_it_replaces_on_the_same_sets_for_the_card(run:
         run["root"] / "finetune" / "best", out, name="tiny-next", tokenizer=run["sp"], langs=list(LANGS)
     )
     (out / "marker").write_text("the old engine's folder")
+    again = {"metric": "dev chrF", "steps": {"800": {"pretrained": {"chrf": 7.3}, "from_scratch": {"chrf": 4.1}}}}
+    (run["root"] / "everyday" / "ablation").mkdir(parents=True, exist_ok=True)
+    (run["root"] / "everyday" / "ablation" / "ablation.json").write_text(json.dumps(again))
     finish(out, run["root"], run["data"], force=True, max_per_set=3, tokenizer=run["sp"], previous=out)
 
     assert not (out / "marker").exists()  # replaced
@@ -292,3 +295,5 @@ def test_finish_scores_the_engine_it_replaces_on_the_same_sets_for_the_card(run:
     }
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Against the version it replaces" in card and "| bible | trained |" in card
+    assert json.loads((out / "ablation_everyday.json").read_text()) == again  # the ablation on the everyday corpus
+    assert "| **mean** | 7.3 | 4.1 |" in card

@@ -39,6 +39,13 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
         },
     }
     (model / "ablation_everyday.json").write_text(json.dumps(again))
+    evals = {
+        "same": [{"step": 200, "minutes": 10.0, "chrf": 30.0}],
+        "grown": [{"step": 120, "minutes": 9.5, "chrf": 31.0}],
+    }
+    capacity = {"metric": "dev chrF", "evaluations": evals, "equal_minutes": 9.5}
+    capacity["at_equal_minutes"] = {"same": None, "grown": evals["grown"][0]}
+    (model / "capacity.json").write_text(json.dumps(capacity))
 
     ood = {"origin": "gettext", "direction": "en-es", "zero_shot": False, "n": 5, "bleu": 1.0, "chrf": 9.5}
     (model / "metrics_ood.json").write_text(json.dumps([ood]))
@@ -71,6 +78,7 @@ def test_card_shows_zero_shot_strategies_adaptation_and_ablation(tmp_path: Path)
     assert "20.0 -> **41.5**" in card
     assert "| **mean** | 7.6 | 8.0 |" in card and "| **mean** | 7.3 | 4.1 |" in card
     assert "| **mean, everyday sets** | 6.9 | 5.5 |" in card
+    assert "## Capacity at equal hours" in card and "| grown | 120 | 9.5 | 31.0 | - |" in card
     assert card.index("first stage's corpus") < card.index("7.6 | 8.0") < card.index("on the everyday corpus")
     assert "| ood | en-es | no | 5 | 1.0 | 9.5 | - | - | 20.0 | 50.0 |" in card
     assert "| en-de | 10 | 9 | 10.0 | 8.5 |" in card and "| en-de | 10 | 3 | 10.0 | 10.5 |" in card

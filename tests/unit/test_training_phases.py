@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,39 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
     assert run_phases(corpus, start, tmp_path / "synthetic.tsv", folder, phases, train=train) == (run, tokenizer)
     assert (folder / "b-init" / "model.safetensors").stat().st_mtime_ns == moved
     assert [c["out"] for c in calls] == [folder / "a", folder / "b"]  # each resumes (and stops at once when done)
+
+
+def test_the_pretraining_ablation_on_the_everyday_corpus_differs_only_in_its_first_weights(tmp_path: Path) -> None:
+    """Pretraining once, then two fine-tuning runs, one from its weights and one from random ones, with the same
+    settings; the comparison is written at equal steps, and a rerun pretrains no more (each run resumes)."""
+    from training.everyday_phases import ABLATION_PRETRAIN_STEPS, GENERAL, ablation
+
+    denoised: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+
+    def denoise(corpus_tsv: Path, tokenizer: Path, out: Path, **settings: Any) -> None:
+        denoised.append(settings)
+        out.mkdir(parents=True)
+        (out / "summary.json").write_text(json.dumps({"steps": settings["max_steps"], "history": []}))
+
+    def train(corpus_tsv: Path, dev: Path, tokenizer: Path, out: Path, **settings: Any) -> None:
+        calls.append({"out": out, **settings})
+        chrf = 7.0 if settings["init"] else 5.0
+        history = [{"step": s, "eval": {"chrf": chrf + s / 800}} for s in (400, 800)]
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps({"steps": 800, "history": history}))
+
+    folder, corpus = tmp_path / "ablation", tmp_path / "corpus"
+    synthetic = tmp_path / "synthetic.tsv"
+    written = ablation(corpus, tmp_path / "sp.model", folder, synthetic, 800, train=train, denoise=denoise)
+    compared = json.loads(written.read_text())
+    assert compared["steps"]["800"] == {"pretrained": {"chrf": 8.0}, "from_scratch": {"chrf": 6.0}}
+    assert [d["max_steps"] for d in denoised] == [ABLATION_PRETRAIN_STEPS]
+    assert [c.pop("init") for c in calls] == [folder / "pretrain" / "best", None]
+    assert [c.pop("out") for c in calls] == [folder / "pretrained", folder / "scratch"]
+    assert calls[0] == calls[1]  # nothing else differs
+    assert calls[0]["group_origins"] == GENERAL and calls[0]["synthetic"] == synthetic and calls[0]["resume"]
+    assert calls[0]["max_steps"] == 800 and calls[0]["eval_every"] == 400
+
+    ablation(corpus, tmp_path / "sp.model", folder, synthetic, 800, train=train, denoise=denoise)
+    assert len(denoised) == 1
