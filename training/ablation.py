@@ -7,24 +7,17 @@ differ. They are compared at equal fine-tuning steps from the dev evaluations bo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from training.finetune import finetune
 from training.tensorboard_log import BLEU_PREFIX
+from training.trainer import read_history
 
 
 def dev_scores(run: Path) -> dict[int, dict[str, float]]:
     """Step -> dev scores (per direction and the mean ``chrf``) from a run's ``summary.json`` or ``state.pt``."""
-    summary = run / "summary.json"
-    if summary.exists():
-        history = json.loads(summary.read_text(encoding="utf-8"))["history"]
-    else:
-        import torch
-
-        history = torch.load(run / "state.pt", weights_only=False)["history"]
-    return {int(h["step"]): h["eval"] for h in history if "eval" in h}
+    return {int(h["step"]): h["eval"] for h in read_history(run) if "eval" in h}
 
 
 def compare(pretrained: Path, scratch: Path, dev_per_direction: int = 40) -> dict[str, Any]:

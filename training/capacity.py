@@ -13,21 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-def _history(run: Path) -> list[dict[str, Any]]:
-    summary = run / "summary.json"
-    if summary.exists():
-        return list(json.loads(summary.read_text(encoding="utf-8"))["history"])
-    import torch
-
-    return list(torch.load(run / "state.pt", weights_only=False)["history"])
+from training.trainer import read_history
 
 
 def evaluations(run: Path) -> list[dict[str, float]]:
     """Each dev evaluation of ``run`` in order: step, minutes reached by then, mean chrF, everyday chrF."""
     rows: list[dict[str, float]] = []
     minutes = 0.0
-    for entry in _history(run):
+    for entry in read_history(run):
         if "minutes" in entry:
             minutes = float(entry["minutes"])
         if "eval" in entry and (not rows or rows[-1]["step"] != entry["step"]):  # a stop re-evaluates its step

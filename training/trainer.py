@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -90,6 +91,14 @@ def _save_state(path: Path, state: dict[str, object]) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def read_history(out: Path) -> list[dict[str, Any]]:
+    """A run's history: from ``summary.json`` once it has stopped, from ``state.pt`` while it is still going."""
+    summary = out / "summary.json"
+    if summary.exists():
+        return list(json.loads(summary.read_text(encoding="utf-8"))["history"])
+    return list(torch.load(out / "state.pt", weights_only=False)["history"])
 
 
 def train(
