@@ -84,6 +84,18 @@ def with_bt_piece(checkpoint: Path, tokenizer: Path, out: Path) -> Path:
     return out
 
 
+def _shared_settings(synthetic: Path) -> dict[str, object]:
+    """What every run of this stage trains with, the phases and the ablation alike."""
+    return {
+        "augment": 0.3,
+        "example_overlap": 0.4,
+        "drop_identical": True,
+        "synthetic": synthetic,
+        "group_origins": GENERAL,
+        "resume": True,
+    }
+
+
 def run_phases(
     corpus: Path,
     start: Path,
@@ -116,18 +128,13 @@ def run_phases(
             init=weights,
             minutes=minutes,
             max_steps=phase.steps,
-            augment=0.3,
-            example_overlap=0.4,
-            drop_identical=True,
             cooldown=phase.cooldown,
             lr=phase.lr,
             warmup=phase.warmup,
             eval_every=phase.eval_every,
-            synthetic=synthetic,
             synthetic_share=phase.synthetic,
-            group_origins=GENERAL,
             group_share=phase.general,
-            resume=True,
+            **_shared_settings(synthetic),
         )
         weights = run / "last"
     return run, tokenizer
@@ -162,15 +169,10 @@ def ablation(
             init=init,
             minutes=10**6,
             max_steps=steps,
-            augment=0.3,
-            example_overlap=0.4,
-            drop_identical=True,
             eval_every=steps // 2,
-            synthetic=synthetic,
             synthetic_share=0.1,
-            group_origins=GENERAL,
             group_share=0.8,
-            resume=True,
+            **_shared_settings(synthetic),
         )
     out = folder / "ablation.json"
     out.write_text(json.dumps(compare(folder / "pretrained", folder / "scratch"), indent=1) + "\n", encoding="utf-8")

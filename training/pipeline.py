@@ -147,8 +147,9 @@ def finetune_phases(done: int, limit: int) -> list[Phase]:
 
 
 def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
-    """Issue 28's phases after the twelfth (``training.everyday_phases``): its data, then its runs; returns the last
-    run folder and its vocabulary. The synthetic round is made by the phase-12 best as rounds 3-7 were."""
+    """Issue 28's phases after the twelfth (``training.everyday_phases``): its data, then its runs, then its
+    pretraining ablation; returns the last run folder and its vocabulary. The synthetic round is made by the
+    phase-12 best as rounds 3-7 were."""
     best, folder = args.work / "finetune" / "best", args.work / "everyday"
     backtranslated = everyday_phases.backtranslations(best, sp, folder)
     everyday_phases.build_corpus(args.data_everyday, backtranslated, sorted(args.wheel_dir.glob("*.whl")))
@@ -159,7 +160,12 @@ def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
             best, sp, args.data_wheels / "train.tsv", synthetic, list(DEFAULT_LANGS), 4000, weights=weights
         )
     start = everyday_phases.with_bt_piece(best, sp, folder / "init")
-    return everyday_phases.run_phases(args.data_everyday, start, synthetic, folder, minutes=args.finetune_minutes)
+    run, tokenizer = everyday_phases.run_phases(
+        args.data_everyday, start, synthetic, folder, minutes=args.finetune_minutes
+    )
+    if args.ablation_steps:  # on the last phase's vocabulary; finish() copies it into the model folder
+        everyday_phases.ablation(args.data_everyday, tokenizer, folder / "ablation", synthetic, args.ablation_steps)
+    return run, tokenizer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,10 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         wider = None  # its corpus holds the wheels' catalogs too
         phases = everyday_phases.PHASES[:-1]
         earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]
-        if args.ablation_steps:  # finish() copies it into the model folder
-            folder = args.work / "everyday"
-            synthetic = folder / synthetic_set_name(8)
-            everyday_phases.ablation(data, tokenizer, folder / "ablation", synthetic, args.ablation_steps)
     previous = args.out if (args.out / "model.bin").exists() else None  # the card sets the two side by side
     finish(
         args.out,
