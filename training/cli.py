@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--teacher", action="store_true", help="WordNet's sentences through Apertium (es, fr, it, pt)")
     b.add_argument("--no-glosses", action="store_true", help="with --teacher: the example sentences only")
+    b.add_argument(
+        "--teacher-fortunes",
+        action="store_true",
+        help="with --teacher: the English fortune cookies too (Debian fortunes, fortunes-min)",
+    )
     b.add_argument("--dictionaries", action="store_true", help="FreeDict word and phrase pairs (everyday words)")
     b.add_argument(
         "--backtranslation",
@@ -105,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "backtranslate", help="real X sentences (Debian fortunes) -> English by a model: en(machine) -> X(human) pairs"
     )
     bt.add_argument("--model", type=Path, required=True, help="the engine folder whose X->en direction translates")
-    bt.add_argument("--lang", required=True, help="the language of the monolingual text (de, es, it)")
+    bt.add_argument("--lang", required=True, help="the language of the fortunes to read (de, es, it, pt)")
     bt.add_argument("--out", type=Path, required=True)
     bt.add_argument("--beam-size", type=int, default=2)
     bt.add_argument("--limit", type=int, default=None, help="at most this many sentences")
@@ -313,6 +318,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             everyday_dir=args.everyday,
             teacher=args.teacher,
             glosses=not args.no_glosses,
+            teacher_fortunes=args.teacher_fortunes,
             dictionaries=args.dictionaries,
             backtranslations=args.backtranslation,
         )

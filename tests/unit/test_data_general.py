@@ -192,6 +192,47 @@ def test_fortunes_sentences_are_prose_only(tmp_path: Path) -> None:
         monolingual.read("it", tmp_path)
 
 
+def _fortunes_in_root(tmp_path: Path) -> tuple[Path, Path]:
+    """A fortunes folder holding an English, a Portuguese and an Italian file side by side (as Debian installs
+    fortunes, fortunes-br and fortunes-it), and the dpkg file lists that tell them apart."""
+    root, info = tmp_path / "fortunes", tmp_path / "dpkg" / "info"
+    root.mkdir()
+    info.mkdir(parents=True)
+    (root / "food").write_text("The soup is too hot to eat.\n%\nI would like a cup of tea.\n%\n", encoding="utf-8")
+    (root / "food.dat").write_bytes(b"\x00")
+    (root / "food.u8").symlink_to("food")
+    (root / "brasil").write_text("O café está pronto agora.\n%\n", encoding="utf-8")
+    (root / "italia").write_text("La pasta è pronta adesso.\n%\n", encoding="utf-8")
+    installed = f"{monolingual.ROOT}/"
+    (info / "fortunes.list").write_text(f"/.\n{installed[:-1]}\n{installed}food\n{installed}food.dat\n"
+                                        f"{installed}food.u8\n/usr/share/doc/fortunes/copyright\n")  # fmt: skip
+    (info / "fortunes-br.list").write_text(f"{installed}brasil\n{installed}brasil.dat\n")
+    (info / "fortunes-it.list").write_text(f"{installed}italia\n")
+    (tmp_path / "dpkg" / "status").write_text(
+        "Package: fortunes\nVersion: 1:1.99.1-7.3\n\nPackage: fortunes-br\nVersion: 20220821\n", encoding="utf-8"
+    )
+    return root, tmp_path / "dpkg"
+
+
+def test_english_and_portuguese_fortunes_are_told_apart_by_their_packages_file_lists(tmp_path: Path) -> None:
+    root, dpkg = _fortunes_in_root(tmp_path)
+    assert monolingual.read("en", root, dpkg=dpkg) == [
+        ("fortunes-en-food", "The soup is too hot to eat."),
+        ("fortunes-en-food", "I would like a cup of tea."),
+    ]
+    assert monolingual.read("pt", root, dpkg=dpkg) == [("fortunes-pt-brasil", "O café está pronto agora.")]
+    (dpkg / "info" / "fortunes.list").unlink()
+    with pytest.raises(DataError, match=r"no fortunes for en .*apt-get install fortunes fortunes-min"):
+        monolingual.read("en", root, dpkg=dpkg)
+
+
+def test_a_portuguese_backtranslation_source_names_fortunes_br(tmp_path: Path) -> None:
+    path = tmp_path / "bt.tsv"
+    write_pairs(path, [Pair("backtranslation", "fortunes-pt-brasil", "en", "pt", "The coffee is ready.", "O café.")])
+    _, [source] = general.backtranslation_pairs([path], generic_raise)
+    assert source["by_origin"] == {"fortunes-pt": 1} and set(source["packages"]) == {"fortunes-br"}  # type: ignore[arg-type]
+
+
 def test_everyday_sets_are_well_formed_and_disjoint() -> None:
     langs = {"de", "fr", "es", "it", "pt"}
     dev = list(everyday.read(everyday.FOLDER / "dev.tsv", langs))
@@ -230,6 +271,13 @@ def test_teacher_end_to_end_through_real_apertium(tmp_path: Path) -> None:
     rows, source = general.teacher_pairs({"es"}, root, on_bad=generic_raise)
     assert ("The house is small.", "La casa es pequeña.") in {(p.src, p.tgt) for p in rows}
     assert source["kept"]["es"] == len(rows) and "wordnet-base" in source["packages"]
+    fortunes_root, dpkg = _fortunes_in_root(tmp_path)
+    rows, source = general.teacher_pairs(
+        {"es"}, root, fortunes=True, fortunes_root=fortunes_root, dpkg=dpkg, on_bad=generic_raise
+    )
+    assert ("fortunes-en-food", "I would like a cup of tea.") in {(p.group, p.src) for p in rows}
+    assert source["by_origin"]["fortunes-en"] == 2  # type: ignore[index]
+    assert source["packages"]["fortunes"] == "1:1.99.1-7.3" and "fortunes" in source["licence"]  # type: ignore[index,operator]
 
 
 def test_the_built_corpus_keeps_the_everyday_sets_out_of_train(tmp_path: Path) -> None:
@@ -271,3 +319,10 @@ def test_a_backtranslation_source_names_its_debian_package_and_licence(tmp_path:
     rows, [source] = general.backtranslation_pairs([path], generic_raise)
     assert len(rows) == 1 and source["by_origin"] == {"fortunes-de": 1}
     assert set(source["packages"]) == {"fortunes-de"} and source["licence"] == monolingual.LICENSE  # type: ignore[arg-type]
+
+
+def test_the_english_fortunes_need_the_teacher(tmp_path: Path) -> None:
+    from training.data.build import build
+
+    with pytest.raises(DataError, match="ask for the teacher too"):
+        build(tmp_path / "corpus", ["en", "es"], locale_dir=None, pypi_packages=(), teacher_fortunes=True)

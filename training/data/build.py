@@ -79,6 +79,7 @@ def build(
     everyday_dir: Path | None = None,
     teacher: bool = False,
     glosses: bool = True,
+    teacher_fortunes: bool = False,
     dictionaries: bool = False,
     backtranslations: Iterable[Path] = (),
 ) -> dict[str, object]:
@@ -86,9 +87,12 @@ def build(
     ``bible_books``/``max_catalogs`` cut a small slice (tests, smoke runs).
 
     General-domain sources, each off unless asked for (``training.data.general``): ``teacher`` (WordNet's
-    sentences, and its glosses with ``glosses``, through Apertium), ``dictionaries`` (FreeDict), and
+    sentences, its glosses with ``glosses`` and the English fortune cookies with ``teacher_fortunes``, through
+    Apertium), ``dictionaries`` (FreeDict), and
     ``backtranslations`` (files from ``xlt data backtranslate``). ``everyday_dir``: the hand-written everyday
     dev/test sets (``training.data.everyday``), added to dev and test and kept out of train."""
+    if teacher_fortunes and not teacher:
+        raise DataError("the English fortunes go through the teacher: ask for the teacher too (--teacher)")
     lang_set = set(langs) - {"en"}
     report = BuildReport()
     on_bad = report.on_bad if skip_bad else generic._raise
@@ -187,7 +191,7 @@ def build(
         sources.append({"name": path.suffix[1:], "file": str(path), "sha256": _sha256(path), "pairs": len(rows)})
 
     if teacher:
-        rows, source = general.teacher_pairs(lang_set, glosses=glosses, on_bad=on_bad)
+        rows, source = general.teacher_pairs(lang_set, glosses=glosses, fortunes=teacher_fortunes, on_bad=on_bad)
         splits["train"].extend(p for p in rows if keep(p))
         sources.append(source)
     if dictionaries:

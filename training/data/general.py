@@ -37,17 +37,26 @@ def everyday_vocabulary(sentences: Iterable[str], least: int = 3) -> Counter[str
 
 
 def teacher_pairs(
-    langs: set[str], root: Path = wordnet.ROOT, *, glosses: bool = True, on_bad: OnBad
+    langs: set[str],
+    root: Path = wordnet.ROOT,
+    *,
+    glosses: bool = True,
+    fortunes: bool = False,
+    fortunes_root: Path = monolingual.ROOT,
+    dpkg: Path = DPKG,
+    on_bad: OnBad,
 ) -> tuple[list[Pair], dict[str, object]]:
-    """WordNet's sentences through Apertium into each of ``langs`` it reaches; returns the pairs and the manifest
-    source."""
-    sentences = list(wordnet.read(root, glosses=glosses, on_bad=on_bad))
+    """WordNet's sentences (and with ``fortunes`` the English fortune cookies') through Apertium into each of
+    ``langs`` it reaches; returns the pairs and the manifest source."""
+    texts = [(f"wordnet-{s.kind}", s.text) for s in wordnet.read(root, glosses=glosses, on_bad=on_bad)]
+    if fortunes:
+        texts += monolingual.read("en", fortunes_root, on_bad, dpkg)
     seen: set[str] = set()
     unique = []
-    for s in sentences:
-        if s.text not in seen:
-            seen.add(s.text)
-            unique.append((f"wordnet-{s.kind}", s.text))
+    for group, text in texts:
+        if text not in seen:
+            seen.add(text)
+            unique.append((group, text))
     modes = sorted({m for lang in langs for m in teacher.CHAINS.get(lang, ())})
     if not teacher.available(modes):
         raise DataError(
@@ -56,11 +65,14 @@ def teacher_pairs(
         )
     report = teacher.TeacherReport()
     pairs = teacher.distill(unique, sorted(langs & set(teacher.CHAINS)), report)
-    source = {
-        "name": "wordnet+apertium",
-        "packages": debian_versions([wordnet.PACKAGE, "apertium", *teacher.PACKAGES]),
-        "licence": {"wordnet": wordnet.LICENSE, "apertium": teacher.LICENSE},
+    english = [wordnet.PACKAGE, *(monolingual.IN_ROOT["en"] if fortunes else ())]
+    licence = {"wordnet": wordnet.LICENSE, "apertium": teacher.LICENSE}
+    source: dict[str, object] = {
+        "name": "wordnet+fortunes+apertium" if fortunes else "wordnet+apertium",
+        "packages": debian_versions([*english, "apertium", *teacher.PACKAGES], dpkg),
+        "licence": {**licence, "fortunes": monolingual.LICENSE} if fortunes else licence,
         "sentences": len(unique),
+        "by_origin": dict(Counter(_origin(group) for group, _ in unique)),
         "glosses": glosses,
         "chains": {lang: list(teacher.CHAINS[lang]) for lang in sorted(report.kept)},
         "kept": report.kept,
@@ -125,8 +137,9 @@ def backtranslation_pairs(files: Iterable[Path], on_bad: OnBad) -> tuple[list[Pa
     for path in files:
         rows = backtranslate.read(path, on_bad)
         pairs += rows
-        origins = Counter("-".join(p.group.split("-")[:2]) for p in rows)  # "fortunes-de-kuchen" -> "fortunes-de"
-        debian = [o for o in origins if o in monolingual.PACKAGES.values()]
+        origins = Counter(_origin(p.group) for p in rows)
+        # "fortunes-pt" was read from the package fortunes-br
+        debian = [monolingual.PACKAGES[o[9:]] for o in origins if o[9:] in monolingual.PACKAGES and o[:9] == "fortunes-"]
         sources.append(
             {
                 "name": "backtranslation",
@@ -139,6 +152,11 @@ def backtranslation_pairs(files: Iterable[Path], on_bad: OnBad) -> tuple[list[Pa
             }
         )
     return pairs, sources
+
+
+def _origin(group: str) -> str:
+    """``fortunes-de-kuchen`` -> ``fortunes-de``; ``wordnet-example`` -> ``wordnet-example``."""
+    return "-".join(group.split("-")[:2])
 
 
 def _sha256(path: Path) -> str:
