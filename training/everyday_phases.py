@@ -22,6 +22,7 @@ from training.data.backtranslate import backtranslate
 from training.data.build import DEFAULT_LANGS, build
 from training.data.records import BT_TAG
 from training.finetune import finetune
+from training.grow import grow
 from training.pretrain import pretrain
 from training.tokenizer import train_tokenizer
 from training.vocab_extend import add_symbols
@@ -46,6 +47,7 @@ class EverydayPhase(NamedTuple):
     synthetic: float  # share of draws from the synthetic X->Y round made by the phase-12 model
     eval_every: int = 500
     vocabulary: int = 0  # first move onto a new vocabulary of this size, trained on the corpus (0: keep the last)
+    layers: tuple[int, int] | None = None  # first deepen the weights to (encoder, decoder) layers (training.grow)
 
 
 # E1 and E2 were each stopped once and resumed with the schedule below (the one they ended with). V16 moved E2's
@@ -120,6 +122,12 @@ def run_phases(
                 done = transfer(weights, tokenizer, new, moved)
                 log.info("%s: %d pieces, %d kept, %d new", phase.name, done.pieces, done.kept, done.composed)
             weights, tokenizer = moved, moved / "sentencepiece.model"
+        if phase.layers:
+            grown = folder / f"{phase.name}-init"
+            if not (grown / "config.json").exists():
+                growth = grow(weights, grown, *phase.layers)
+                log.info("%s: encoder layers %s, decoder layers %s", phase.name, growth.encoder, growth.decoder)
+            weights = grown
         train(
             corpus / "train.tsv",
             corpus / "dev.tsv",

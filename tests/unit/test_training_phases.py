@@ -64,6 +64,8 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
     build_tiny_model(tmp_path / "engine", tmp_path / "work", vocab_size=70)
     start = tmp_path / "work" / "checkpoint"
     shutil.copyfile(tmp_path / "work" / "sentencepiece.model", start / "sentencepiece.model")
+    config = json.loads((start / "config.json").read_text())
+    layers = (config["encoder_layers"], config["decoder_layers"])
     texts = _corpus()  # 150 sentences a language, in LANGUAGES' order
     pairs = [Pair("teacher", "g", "en", "de", en, de) for en, de in zip(texts[:150], texts[150:300], strict=True)]
     corpus = tmp_path / "corpus"
@@ -71,6 +73,7 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
     phases = (
         EverydayPhase("a", 10, 2e-4, 3, 2, 0.4, 0.1),
         EverydayPhase("b", 20, 3e-4, 3, 2, 0.8, 0.1, vocabulary=150),
+        EverydayPhase("c", 30, 2e-4, 3, 2, 0.5, 0.1, layers=(layers[0] + 1, layers[1] + 2)),
     )
     calls: list[dict[str, Any]] = []
 
@@ -80,19 +83,29 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
 
     folder = tmp_path / "everyday"
     run, tokenizer = run_phases(corpus, start, tmp_path / "synthetic.tsv", folder, phases, train=train)
-    assert run == folder / "b" and tokenizer == folder / "b-init" / "sentencepiece.model"
-    assert [c["out"] for c in calls] == [folder / "a", folder / "b"]
+    assert run == folder / "c" and tokenizer == folder / "b-init" / "sentencepiece.model"
+    assert [c["out"] for c in calls] == [folder / "a", folder / "b", folder / "c"]
     assert calls[0]["init"] == start and calls[0]["tokenizer"] == start / "sentencepiece.model"
     assert calls[1]["init"] == folder / "b-init" and calls[1]["tokenizer"] == tokenizer
     assert tokenizer.read_bytes() == (folder / "sp150.model").read_bytes() != calls[0]["tokenizer"].read_bytes()
-    assert [(c["max_steps"], c["group_share"], c["lr"]) for c in calls] == [(10, 0.4, 2e-4), (20, 0.8, 3e-4)]
+    # the phase with ``layers`` starts from the last weights deepened (training.grow), on the same vocabulary
+    assert calls[2]["init"] == folder / "c-init" and calls[2]["tokenizer"] == tokenizer
+    grown = json.loads((folder / "c-init" / "config.json").read_text())
+    assert (grown["encoder_layers"], grown["decoder_layers"]) == (layers[0] + 1, layers[1] + 2)
+    assert [(c["max_steps"], c["group_share"], c["lr"]) for c in calls] == [
+        (10, 0.4, 2e-4),
+        (20, 0.8, 3e-4),
+        (30, 0.5, 2e-4),
+    ]
     assert all(c["group_origins"] == GENERAL and c["resume"] for c in calls)
 
     moved = (folder / "b-init" / "model.safetensors").stat().st_mtime_ns
+    deepened = (folder / "c-init" / "model.safetensors").stat().st_mtime_ns
     calls.clear()
     assert run_phases(corpus, start, tmp_path / "synthetic.tsv", folder, phases, train=train) == (run, tokenizer)
     assert (folder / "b-init" / "model.safetensors").stat().st_mtime_ns == moved
-    assert [c["out"] for c in calls] == [folder / "a", folder / "b"]  # each resumes (and stops at once when done)
+    assert (folder / "c-init" / "model.safetensors").stat().st_mtime_ns == deepened
+    assert [c["out"] for c in calls] == [folder / "a", folder / "b", folder / "c"]  # each resumes (and stops when done)
 
 
 def test_the_pretraining_ablation_on_the_everyday_corpus_differs_only_in_its_first_weights(tmp_path: Path) -> None:
