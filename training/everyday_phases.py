@@ -128,7 +128,7 @@ def run_phases(
                 log.info("%s: %d pieces, %d kept, %d new", phase.name, done.pieces, done.kept, done.composed)
             weights, tokenizer = moved, moved / "sentencepiece.model"
         if phase.layers:
-            grown = folder / f"{phase.name}-init"
+            grown = folder / f"{phase.name}-grown"  # not -init: a phase may move onto a vocabulary first
             if not (grown / "config.json").exists():
                 growth = grow(weights, grown, *phase.layers)
                 log.info("%s: encoder layers %s, decoder layers %s", phase.name, growth.encoder, growth.decoder)

@@ -89,8 +89,8 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
     assert calls[1]["init"] == folder / "b-init" and calls[1]["tokenizer"] == tokenizer
     assert tokenizer.read_bytes() == (folder / "sp150.model").read_bytes() != calls[0]["tokenizer"].read_bytes()
     # the phase with ``layers`` starts from the last weights deepened (training.grow), on the same vocabulary
-    assert calls[2]["init"] == folder / "c-init" and calls[2]["tokenizer"] == tokenizer
-    grown = json.loads((folder / "c-init" / "config.json").read_text())
+    assert calls[2]["init"] == folder / "c-grown" and calls[2]["tokenizer"] == tokenizer
+    grown = json.loads((folder / "c-grown" / "config.json").read_text())
     assert (grown["encoder_layers"], grown["decoder_layers"]) == (layers[0] + 1, layers[1] + 2)
     assert [(c["max_steps"], c["group_share"], c["lr"]) for c in calls] == [
         (10, 0.4, 2e-4),
@@ -100,11 +100,11 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
     assert all(c["group_origins"] == GENERAL and c["resume"] for c in calls)
 
     moved = (folder / "b-init" / "model.safetensors").stat().st_mtime_ns
-    deepened = (folder / "c-init" / "model.safetensors").stat().st_mtime_ns
+    deepened = (folder / "c-grown" / "model.safetensors").stat().st_mtime_ns
     calls.clear()
     assert run_phases(corpus, start, tmp_path / "synthetic.tsv", folder, phases, train=train) == (run, tokenizer)
     assert (folder / "b-init" / "model.safetensors").stat().st_mtime_ns == moved
-    assert (folder / "c-init" / "model.safetensors").stat().st_mtime_ns == deepened
+    assert (folder / "c-grown" / "model.safetensors").stat().st_mtime_ns == deepened
     assert [c["out"] for c in calls] == [folder / "a", folder / "b", folder / "c"]  # each resumes (and stops when done)
 
 

@@ -138,8 +138,7 @@ def backtranslation_pairs(files: Iterable[Path], on_bad: OnBad) -> tuple[list[Pa
         rows = backtranslate.read(path, on_bad)
         pairs += rows
         origins = Counter(_origin(p.group) for p in rows)
-        # "fortunes-pt" was read from the package fortunes-br
-        debian = [monolingual.PACKAGES[o[9:]] for o in origins if o[9:] in monolingual.PACKAGES and o[:9] == "fortunes-"]
+        debian = [name for name in map(monolingual.package, origins) if name]
         sources.append(
             {
                 "name": "backtranslation",

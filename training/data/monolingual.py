@@ -28,6 +28,12 @@ _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"„»«¿¡A-ZÄÖÜÁÉÍÓÚÀÈÌÒ�
 _LETTERS = re.compile(r"[^\W\d_]")
 
 
+def package(origin: str) -> str | None:
+    """The Debian package an origin such as ``fortunes-pt`` was read from (``fortunes-br``); None for others."""
+    lang = origin.removeprefix("fortunes-")
+    return PACKAGES.get(lang) if lang != origin else None
+
+
 def cookie_files(lang: str, root: Path = ROOT, dpkg: Path = DPKG) -> list[Path]:
     """The cookie files of one language (not the ``.dat`` indexes, not the ``.u8`` links to the same files)."""
     install = f"apt-get install {' '.join(IN_ROOT.get(lang, (PACKAGES.get(lang, 'fortunes-' + lang),)))}"
