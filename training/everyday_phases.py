@@ -48,6 +48,7 @@ class EverydayPhase(NamedTuple):
     eval_every: int = 500
     vocabulary: int = 0  # first move onto a new vocabulary of this size, trained on the corpus (0: keep the last)
     layers: tuple[int, int] | None = None  # first deepen the weights to (encoder, decoder) layers (training.grow)
+    fortunes: bool = False  # train on the wider corpus: English fortunes through the teacher too (wider_corpus)
 
 
 # E1 and E2 were each stopped once and resumed with the schedule below (the one they ended with). V16 moved E2's
@@ -111,19 +112,26 @@ def run_phases(
     phases: Iterable[EverydayPhase] = PHASES,
     minutes: float = 10**6,
     train: Callable[..., object] = finetune,
+    wider: Callable[[Path, Path], Path] | None = None,
 ) -> tuple[Path, Path]:
     """Train ``phases`` in turn from ``start`` (a checkpoint folder holding its ``sentencepiece.model``); returns
-    the last phase's run folder and its vocabulary."""
+    the last phase's run folder and its vocabulary. A phase with ``fortunes`` trains on ``wider(weights,
+    tokenizer)``, the corpus that the last weights help build (they back-translate part of it)."""
     weights, tokenizer = start, start / "sentencepiece.model"
     run = folder
     for phase in phases:
         run = folder / phase.name
+        data = corpus
+        if phase.fortunes:
+            if wider is None:
+                raise ValueError(f"phase {phase.name} trains on the wider corpus: pass wider")
+            data = wider(weights, tokenizer)
         if phase.vocabulary:
             moved = folder / f"{phase.name}-init"
             if not (moved / "config.json").exists():
                 new = folder / f"sp{phase.vocabulary}.model"
                 if not new.exists():
-                    train_tokenizer(corpus / "train.tsv", new, vocab_size=phase.vocabulary)
+                    train_tokenizer(data / "train.tsv", new, vocab_size=phase.vocabulary)
                 done = transfer(weights, tokenizer, new, moved)
                 log.info("%s: %d pieces, %d kept, %d new", phase.name, done.pieces, done.kept, done.composed)
             weights, tokenizer = moved, moved / "sentencepiece.model"
@@ -134,8 +142,8 @@ def run_phases(
                 log.info("%s: encoder layers %s, decoder layers %s", phase.name, growth.encoder, growth.decoder)
             weights = grown
         train(
-            corpus / "train.tsv",
-            corpus / "dev.tsv",
+            data / "train.tsv",
+            data / "dev.tsv",
             tokenizer,
             run,
             init=weights,
@@ -192,8 +200,11 @@ def ablation(
     return out
 
 
-def build_corpus(out: Path, backtranslated: list[Path], wheel_files: Iterable[Path]) -> None:
-    """The corpus of the wider phases plus every general-domain source and the everyday dev/test sets."""
+def build_corpus(
+    out: Path, backtranslated: list[Path], wheel_files: Iterable[Path], *, teacher_fortunes: bool = False
+) -> Path:
+    """The corpus of the wider phases plus every general-domain source and the everyday dev/test sets (the same
+    dev/test splits with or without ``teacher_fortunes``: the new sources go to training only); built once."""
     if not (out / "manifest.json").exists():
         build(
             out,
@@ -202,6 +213,25 @@ def build_corpus(out: Path, backtranslated: list[Path], wheel_files: Iterable[Pa
             wheel_files=wheel_files,
             everyday_dir=EVERYDAY_SETS,
             teacher=True,
+            teacher_fortunes=teacher_fortunes,
             dictionaries=True,
             backtranslations=backtranslated,
         )
+    return out
+
+
+def wider_corpus(
+    out: Path,
+    checkpoint: Path,
+    tokenizer: Path,
+    folder: Path,
+    backtranslated: list[Path],
+    wheel_files: Iterable[Path],
+) -> Path:
+    """``build_corpus`` with the English fortunes through the teacher too, and the Portuguese fortunes
+    (``fortunes-br``) back-translated by ``checkpoint``, the last weights before the first phase that needs it:
+    by then the model's pt->en is far better than phase 12's, which made the other back-translations."""
+    if (out / "manifest.json").exists():
+        return out
+    extra = backtranslations(checkpoint, tokenizer, folder, ("pt",))
+    return build_corpus(out, [*backtranslated, *extra], wheel_files, teacher_fortunes=True)

