@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--dictionaries", action="store_true", help="FreeDict word and phrase pairs (everyday words)")
     b.add_argument(
+        "--ding", action="store_true", help="the Ding dictionary's English-German example sentences (trans-de-en)"
+    )
+    b.add_argument(
         "--backtranslation",
         type=Path,
         action="append",
@@ -320,6 +323,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             glosses=not args.no_glosses,
             teacher_fortunes=args.teacher_fortunes,
             dictionaries=args.dictionaries,
+            ding=args.ding,
             backtranslations=args.backtranslation,
         )
         print(json.dumps({k: v["pairs"] for k, v in manifest["splits"].items()}))  # type: ignore[index]

@@ -31,7 +31,7 @@ from training.vocab_transfer import transfer
 log = logging.getLogger(__name__)
 
 BACKTRANSLATED = ("de", "es", "it")  # Debian fortunes-<lang>, through the phase-12 model's <lang>->en
-GENERAL = ("teacher", "freedict", "backtranslation")  # the origins a phase draws ``general`` of the time
+GENERAL = ("teacher", "freedict", "backtranslation", "ding")  # the origins a phase draws ``general`` of the time
 EVERYDAY_SETS = Path(__file__).parent / "data" / "everyday"  # the hand-written dev/test sentences
 
 
@@ -48,7 +48,7 @@ class EverydayPhase(NamedTuple):
     eval_every: int = 500
     vocabulary: int = 0  # first move onto a new vocabulary of this size, trained on the corpus (0: keep the last)
     layers: tuple[int, int] | None = None  # first deepen the weights to (encoder, decoder) layers (training.grow)
-    fortunes: bool = False  # train on the wider corpus: English fortunes through the teacher too (wider_corpus)
+    wider: bool = False  # train on the wider corpus: English fortunes through the teacher, Ding (wider_corpus)
 
 
 # E1 and E2 were each stopped once and resumed with the schedule below (the one they ended with). V16 moved E2's
@@ -115,14 +115,14 @@ def run_phases(
     wider: Callable[[Path, Path], Path] | None = None,
 ) -> tuple[Path, Path]:
     """Train ``phases`` in turn from ``start`` (a checkpoint folder holding its ``sentencepiece.model``); returns
-    the last phase's run folder and its vocabulary. A phase with ``fortunes`` trains on ``wider(weights,
+    the last phase's run folder and its vocabulary. A phase with ``wider`` trains on ``wider(weights,
     tokenizer)``, the corpus that the last weights help build (they back-translate part of it)."""
     weights, tokenizer = start, start / "sentencepiece.model"
     run = folder
     for phase in phases:
         run = folder / phase.name
         data = corpus
-        if phase.fortunes:
+        if phase.wider:
             if wider is None:
                 raise ValueError(f"phase {phase.name} trains on the wider corpus: pass wider")
             data = wider(weights, tokenizer)
@@ -200,11 +200,10 @@ def ablation(
     return out
 
 
-def build_corpus(
-    out: Path, backtranslated: list[Path], wheel_files: Iterable[Path], *, teacher_fortunes: bool = False
-) -> Path:
-    """The corpus of the wider phases plus every general-domain source and the everyday dev/test sets (the same
-    dev/test splits with or without ``teacher_fortunes``: the new sources go to training only); built once."""
+def build_corpus(out: Path, backtranslated: list[Path], wheel_files: Iterable[Path], *, more: bool = False) -> Path:
+    """The corpus of the wider phases plus every general-domain source and the everyday dev/test sets; with
+    ``more``, the English fortunes through the teacher and Ding's German sentences too (the same dev/test splits
+    either way: these sources go to training only); built once."""
     if not (out / "manifest.json").exists():
         build(
             out,
@@ -213,8 +212,9 @@ def build_corpus(
             wheel_files=wheel_files,
             everyday_dir=EVERYDAY_SETS,
             teacher=True,
-            teacher_fortunes=teacher_fortunes,
+            teacher_fortunes=more,
             dictionaries=True,
+            ding=more,
             backtranslations=backtranslated,
         )
     return out
@@ -228,10 +228,10 @@ def wider_corpus(
     backtranslated: list[Path],
     wheel_files: Iterable[Path],
 ) -> Path:
-    """``build_corpus`` with the English fortunes through the teacher too, and the Portuguese fortunes
-    (``fortunes-br``) back-translated by ``checkpoint``, the last weights before the first phase that needs it:
-    by then the model's pt->en is far better than phase 12's, which made the other back-translations."""
+    """``build_corpus`` with the English fortunes through the teacher, Ding's English-German sentences, and the
+    Portuguese fortunes (``fortunes-br``) back-translated by ``checkpoint``, the last weights before the first phase
+    that needs it: by then the model's pt->en is far better than phase 12's, which made the other back-translations."""
     if (out / "manifest.json").exists():
         return out
     extra = backtranslations(checkpoint, tokenizer, folder, ("pt",))
-    return build_corpus(out, [*backtranslated, *extra], wheel_files, teacher_fortunes=True)
+    return build_corpus(out, [*backtranslated, *extra], wheel_files, more=True)

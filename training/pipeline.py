@@ -156,7 +156,7 @@ def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
     everyday_phases.build_corpus(args.data_everyday, backtranslated, wheels)
 
     def wider(weights: Path, tokenizer: Path) -> Path:
-        return everyday_phases.wider_corpus(args.data_fortunes, weights, tokenizer, folder, backtranslated, wheels)
+        return everyday_phases.wider_corpus(args.data_wider, weights, tokenizer, folder, backtranslated, wheels)
 
     synthetic = folder / synthetic_set_name(8)
     if not synthetic.exists():
@@ -198,10 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data-everyday", type=Path, default=Path("data/corpus-everyday"))
     parser.add_argument(
-        "--data-fortunes",
+        "--data-wider",
         type=Path,
-        default=Path("data/corpus-fortunes"),
-        help="the corpus of the phases with fortunes (the everyday corpus plus English fortunes through the teacher)",
+        default=Path("data/corpus-wider"),
+        help="the corpus of the wider phases (the everyday corpus, English fortunes through the teacher, Ding)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite the engine folder")
     args = parser.parse_args(argv)
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         run, tokenizer = general_phases(args, sp)
         # its test split adds the everyday sentences to the same Bible/catalog ones; the card records the sources
         # the last phase trained on
-        data = args.data_fortunes if everyday_phases.PHASES[-1].fortunes else args.data_everyday
+        data = args.data_wider if everyday_phases.PHASES[-1].wider else args.data_everyday
         wider = None  # its corpus holds the wheels' catalogs too
         phases = everyday_phases.PHASES[:-1]
         earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]

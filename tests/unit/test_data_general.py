@@ -326,3 +326,48 @@ def test_the_english_fortunes_need_the_teacher(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="ask for the teacher too"):
         build(tmp_path / "corpus", ["en", "es"], locale_dir=None, pypi_packages=(), teacher_fortunes=True)
+
+
+DING = (
+    "# Version :: devel 2023-01-30\n"
+    "Abendessen {n} | Abendessen {pl} | Das Abendessen hat mir geschmeckt. :: supper | suppers | I enjoyed my supper.\n"
+    "Ablösung {f} | Ich muss warten, bis meine Ablösung kommt.; Bis die Ablösung kommt. :: relief | "
+    "I’ll wait until my relief comes.; Until relief comes.\n"
+    "Abmachung {f} | Hast du vergessen, was wir abgemacht/ausgemacht haben? | Er gab es jdm. zurück. :: deal | "
+    "Are you forgetting our deal? | He gave it back to sb.\n"
+    "Hallo! :: Hello!\n"
+)
+
+
+def test_ding_keeps_whole_sentences_without_markup_first_alternative_first(tmp_path: Path) -> None:
+    from training.data import ding
+
+    path = tmp_path / "de-en"
+    path.write_text(DING, encoding="utf-8")
+    pairs = list(ding.read(path))
+    assert [(p.src_lang, p.tgt_lang, p.src, p.tgt) for p in pairs] == [
+        ("en", "de", "I enjoyed my supper.", "Das Abendessen hat mir geschmeckt."),
+        ("en", "de", "I'll wait until my relief comes.", "Ich muss warten, bis meine Ablösung kommt."),
+    ]  # words, a/b choices, sth./etw. slots and two-word exclamations are left out; curly apostrophes made plain
+    assert {p.origin for p in pairs} == {"ding"}
+    rows, source = general.ding_pairs(path, tmp_path / "no-dpkg", on_bad=generic_raise)
+    assert rows == pairs
+    assert source["pairs"] == 2 and source["packages"] == {"trans-de-en": "not installed"}
+    assert "GPL" in str(source["licence"]) and source["file"] == str(path)
+
+
+def test_ding_bad_lines_name_file_and_line_or_are_counted(tmp_path: Path) -> None:
+    from training.data import ding
+
+    path = tmp_path / "de-en"
+    path.write_text(DING + "Haus {n} | Häuser {pl} :: house\nno separator here\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"de-en:6: 2 German sub-entries against 1 English"):
+        list(ding.read(path))
+    report = BuildReport()
+    assert len(list(ding.read(path, on_bad=report.on_bad))) == 2
+    assert report.skipped[1].endswith("de-en:7: expected 'German :: English'")
+    path.write_bytes(b"\xff\xfe broken")
+    with pytest.raises(DataError, match="not a readable Ding dictionary"):
+        list(ding.read(path))
+    with pytest.raises(DataError, match="apt-get install trans-de-en"):
+        general.ding_pairs(tmp_path / "missing", on_bad=generic_raise)

@@ -108,7 +108,7 @@ def test_the_general_phases_chain_their_runs_and_move_onto_a_new_vocabulary(tmp_
     assert [c["out"] for c in calls] == [folder / "a", folder / "b", folder / "c"]  # each resumes (and stops when done)
 
 
-def test_a_phase_with_fortunes_trains_on_the_wider_corpus_that_the_last_weights_help_build(tmp_path: Path) -> None:
+def test_a_wider_phase_trains_on_the_wider_corpus_that_the_last_weights_help_build(tmp_path: Path) -> None:
     """The wider corpus needs the last weights (they back-translate the Portuguese fortunes), so it is asked for when
     its first phase starts, with the weights that phase starts from; a phase without the flag keeps the corpus."""
     import shutil
@@ -122,8 +122,8 @@ def test_a_phase_with_fortunes_trains_on_the_wider_corpus_that_the_last_weights_
     (start / "sentencepiece.model").write_bytes(b"sp")
     phases = (
         EverydayPhase("a", 10, 2e-4, 3, 2, 0.4, 0.1),
-        EverydayPhase("b", 20, 2e-4, 3, 2, 0.5, 0.1, fortunes=True),
-        EverydayPhase("c", 30, 2e-4, 3, 2, 0.5, 0.1, fortunes=True),
+        EverydayPhase("b", 20, 2e-4, 3, 2, 0.5, 0.1, wider=True),
+        EverydayPhase("c", 30, 2e-4, 3, 2, 0.5, 0.1, wider=True),
     )
     trained: list[tuple[Path, Path, Path]] = []
     asked: list[tuple[Path, Path]] = []
@@ -172,7 +172,7 @@ def test_the_wider_corpus_back_translates_portuguese_with_the_given_weights_and_
     args = (tmp_path / "g2" / "last", tmp_path / "sp.model", folder, earlier, [tmp_path / "a.whl"])
     assert everyday_phases.wider_corpus(out, *args) == out
     assert calls[0] == {"checkpoint": tmp_path / "g2" / "last", "langs": ("pt",)}
-    assert calls[1]["teacher_fortunes"] and calls[1]["teacher"] and calls[1]["dictionaries"]
+    assert calls[1]["teacher_fortunes"] and calls[1]["ding"] and calls[1]["teacher"] and calls[1]["dictionaries"]
     assert calls[1]["backtranslations"] == [tmp_path / "bt-de.tsv", folder / "bt-pt.tsv"]
     assert calls[1]["wheel_files"] == [tmp_path / "a.whl"]
     assert everyday_phases.wider_corpus(out, *args) == out and len(calls) == 2

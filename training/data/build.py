@@ -81,6 +81,7 @@ def build(
     glosses: bool = True,
     teacher_fortunes: bool = False,
     dictionaries: bool = False,
+    ding: bool = False,
     backtranslations: Iterable[Path] = (),
 ) -> dict[str, object]:
     """Build the corpus; ``wheel_files``: downloaded wheels whose catalogs to read (see ``wheels``);
@@ -88,7 +89,7 @@ def build(
 
     General-domain sources, each off unless asked for (``training.data.general``): ``teacher`` (WordNet's
     sentences, its glosses with ``glosses`` and the English fortune cookies with ``teacher_fortunes``, through
-    Apertium), ``dictionaries`` (FreeDict), and
+    Apertium), ``dictionaries`` (FreeDict), ``ding`` (the Ding dictionary's German example sentences), and
     ``backtranslations`` (files from ``xlt data backtranslate``). ``everyday_dir``: the hand-written everyday
     dev/test sets (``training.data.everyday``), added to dev and test and kept out of train."""
     if teacher_fortunes and not teacher:
@@ -197,6 +198,10 @@ def build(
     if dictionaries:
         examples = [s.text for s in wordnet.read(glosses=False, on_bad=on_bad)]
         rows, source = general.dictionary_pairs(lang_set, general.everyday_vocabulary(examples), on_bad=on_bad)
+        splits["train"].extend(p for p in rows if keep(p))
+        sources.append(source)
+    if ding and "de" in lang_set:
+        rows, source = general.ding_pairs(on_bad=on_bad)
         splits["train"].extend(p for p in rows if keep(p))
         sources.append(source)
     rows, read_sources = general.backtranslation_pairs(backtranslations, on_bad)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from training.data import backtranslate, freedict, monolingual, teacher, wordnet
+from training.data import backtranslate, ding, freedict, monolingual, teacher, wordnet
 from training.data.debian import DPKG, installed_versions
 from training.data.generic import OnBad
 from training.data.records import DataError, Pair
@@ -126,6 +126,22 @@ def dictionary_pairs(
         "pairs": counts,
         "most_words": most_words,
         "most_examples": most_examples,
+    }
+    return pairs, source
+
+
+def ding_pairs(path: Path = ding.ROOT, dpkg: Path = DPKG, *, on_bad: OnBad) -> tuple[list[Pair], dict[str, object]]:
+    """Ding's English -> German example sentences (``training.data.ding``), with the manifest source."""
+    if not path.is_file():
+        raise DataError(f"no Ding dictionary at {path} (apt-get install {ding.PACKAGE})")
+    pairs = list(ding.read(path, on_bad=on_bad))
+    source: dict[str, object] = {
+        "name": "ding",
+        "file": str(path),
+        "sha256": _sha256(path),
+        "packages": debian_versions([ding.PACKAGE], dpkg),
+        "licence": ding.LICENSE,
+        "pairs": len(pairs),
     }
     return pairs, source
 
