@@ -171,10 +171,17 @@ def _general_domain(data_manifest: dict[str, Any]) -> list[str]:
     """The general-domain phases' line, when the corpus has their sources (``training.everyday_phases``)."""
     if not _has_everyday(data_manifest):
         return []
+    names = {s.get("name") for s in data_manifest.get("sources", [])}
+    english = (
+        "WordNet's English sentences and Debian's English fortunes"
+        if "wordnet+fortunes+apertium" in names
+        else "WordNet's English sentences"
+    )
+    ding = " and the Ding dictionary's English-German example sentences" if "ding" in names else ""
     return [
-        "Then general-domain phases (`training.everyday_phases`): WordNet's English sentences through Apertium,",
-        "FreeDict dictionaries and Debian fortunes back-translated by the model, synthetic sources tagged `<bt>`,",
-        "the last on a vocabulary of its own trained on that corpus (`training.vocab_transfer`).",
+        f"Then general-domain phases (`training.everyday_phases`): {english} through Apertium,",
+        f"FreeDict dictionaries{ding}, and Debian fortunes back-translated by the model, synthetic sources tagged",
+        "`<bt>`, the later ones on a vocabulary of their own trained on that corpus (`training.vocab_transfer`).",
     ]
 
 

@@ -176,6 +176,11 @@ def test_card_sets_the_version_it_replaces_beside_this_one_and_apertium_on_every
     assert "| en-es | 300 | 24.5 | 45.5 | +21.00 | 49.7 |" in card
     assert "| en-de | 300 | 25.0 | 40.0 | +15.00 | 0.0 (via es) |" in card
     assert "general-domain phases" in card and "written by hand for xlt" in card
+    assert "Ding" not in card and "English fortunes" not in card
+    sources = [{"name": "everyday", "file": "t.tsv"}, {"name": "ding"}, {"name": "wordnet+fortunes+apertium"}]
+    (data / "manifest.json").write_text(json.dumps({"sources": sources}))
+    wider = model_card.write(model, tmp_path / "work", data).read_text(encoding="utf-8")
+    assert "Ding dictionary's English-German example sentences" in wider and "Debian's English fortunes" in wider
     plain = model_card.write(model, tmp_path / "work", tmp_path / "none").read_text(encoding="utf-8")
     assert "general-domain phases" not in plain
     (model / "metrics_previous.json").unlink()
