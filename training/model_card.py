@@ -150,6 +150,7 @@ def _serving_cost(ab: dict[str, Any]) -> list[str]:
         f"{cpu.get('int8_isa', '?')}), {ab['meta']['direction']}, the server's defaults, the two models in turn "
         f"({ab['meta']['rounds']} rounds, median round); one sentence per request from closed-loop clients, or one "
         "list.",
+        *_measured_with(ab["meta"].get("labels")),
         "",
         "| load | beam | previous sentences/s | this sentences/s | this/previous | previous p50 ms | this p50 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -161,6 +162,14 @@ def _serving_cost(ab: dict[str, Any]) -> list[str]:
             f"{r['sentences_per_s_b_over_a']} | {a['p50_ms']} | {b['p50_ms']} |"
         )
     return lines
+
+
+def _measured_with(labels: dict[str, str] | None) -> list[str]:
+    """The note of a serving cost measured on other engines than the two versions: a version that keeps the shape
+    of the one before it costs what that one cost, so its measurement stands (``labels``: ``a``, ``b``, ``why``)."""
+    if not labels:
+        return []
+    return ["", f'Measured with {labels["b"]} as "this" against {labels["a"]} as "previous": {labels["why"]}']
 
 
 def _has_everyday(data_manifest: dict[str, Any]) -> bool:

@@ -203,3 +203,10 @@ def test_card_gives_the_serving_cost_against_the_replaced_model_from_an_ab_run(t
 
     assert "## Serving cost against the version it replaces" in card and "(AMD EPYC, int8: AVX2)" in card
     assert "| 64 clients | 2 | 70.0 | 56.0 | 0.8 | 13.0 | 16.5 |" in card
+    assert "Measured with" not in card
+    labels = {"a": "V1", "b": "V2", "why": "this version keeps V2's shape."}
+    (model / "serving.json").write_text(
+        json.dumps({"meta": {**meta, "labels": labels}, "results": [{**cell, "sentences_per_s_b_over_a": 0.8}]})
+    )
+    card = model_card.write(model, tmp_path / "work", tmp_path / "data").read_text(encoding="utf-8")
+    assert 'Measured with V2 as "this" against V1 as "previous": this version keeps V2\'s shape.' in card
