@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--ding", action="store_true", help="the Ding dictionary's English-German example sentences (trans-de-en)"
     )
     b.add_argument(
+        "--lohelp",
+        action="store_true",
+        help="LibreOffice help's paragraphs, aligned by help id (libreoffice-help-en-us and -de, -fr, ..., -pt-br)",
+    )
+    b.add_argument(
         "--backtranslation",
         type=Path,
         action="append",
@@ -324,6 +329,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             teacher_fortunes=args.teacher_fortunes,
             dictionaries=args.dictionaries,
             ding=args.ding,
+            lohelp=args.lohelp,
             backtranslations=args.backtranslation,
         )
         print(json.dumps({k: v["pairs"] for k, v in manifest["splits"].items()}))  # type: ignore[index]

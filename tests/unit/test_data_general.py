@@ -371,3 +371,55 @@ def test_ding_bad_lines_name_file_and_line_or_are_counted(tmp_path: Path) -> Non
         list(ding.read(path))
     with pytest.raises(DataError, match="apt-get install trans-de-en"):
         general.ding_pairs(tmp_path / "missing", on_bad=generic_raise)
+
+
+def _help_page(root: Path, folder: str, relative: str, paragraphs: dict[str, str]) -> None:
+    body = "".join(f'<p id="{i}" class="paragraph">{t}</p>' for i, t in paragraphs.items())
+    page = root / folder / "text" / relative
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(f'<!DOCTYPE html><html><head><title>t</title></head><body><h1 id="x">Help</h1>{body}</body></html>')
+
+
+def test_lohelp_aligns_paragraphs_by_help_id_page_by_page(tmp_path: Path) -> None:
+    from training.data import lohelp
+
+    english = {
+        "par_id1": "LibreOffice saves the current <span>filter</span> settings.",
+        "par_id2": "Standard Filter",  # a heading-like label: under MIN_WORDS
+        "par_id3": "Click OK to close the dialog.",  # not translated: no pair
+        "hd_id4": "To remove the current filter, click Reset.",
+        "par_id5": "This paragraph has no German page counterpart.",
+    }
+    german = {
+        "par_id1": "LibreOffice speichert die aktuellen Filtereinstellungen.",
+        "par_id2": "Standardfilter",
+        "par_id3": "Click OK to close the dialog.",
+        "hd_id4": "Um den aktuellen Filter zu entfernen, klicken Sie auf Zurücksetzen.",
+    }
+    _help_page(tmp_path, "en-US", "scalc/01/filter.html", english)
+    _help_page(tmp_path, "de", "scalc/01/filter.html", german)
+    _help_page(tmp_path, "en-US", "shared/only-english.html", {"par_id9": "A page nobody has translated yet."})
+    pairs = list(lohelp.read("de", tmp_path))
+    assert [(p.group, p.src, p.tgt) for p in pairs] == [
+        ("lohelp-scalc-01", "LibreOffice saves the current filter settings.", german["par_id1"]),
+        ("lohelp-scalc-01", english["hd_id4"], german["hd_id4"]),
+    ]
+    rows, source = general.lohelp_pairs({"de"}, tmp_path, tmp_path / "no-dpkg", on_bad=generic_raise)
+    assert rows == pairs and source["pairs"] == {"de": 2} and "MPL" in str(source["licence"])
+    assert source["packages"] == {"libreoffice-help-en-us": "not installed", "libreoffice-help-de": "not installed"}
+    with pytest.raises(DataError, match="apt-get install libreoffice-help-pt-br"):
+        general.lohelp_pairs({"de", "pt"}, tmp_path, on_bad=generic_raise)
+
+
+def test_lohelp_an_unreadable_page_names_its_file_or_is_counted(tmp_path: Path) -> None:
+    from training.data import lohelp
+
+    _help_page(tmp_path, "en-US", "a.html", {"par_id1": "One two three four."})
+    _help_page(tmp_path, "de", "a.html", {"par_id1": "Eins zwei drei vier."})
+    (tmp_path / "de" / "text" / "b.html").write_bytes(b"")
+    (tmp_path / "en-US" / "text" / "b.html").write_bytes(b"")
+    with pytest.raises(DataError, match=r"b.html: not a readable help page"):
+        list(lohelp.read("de", tmp_path))
+    report = BuildReport()
+    assert [p.tgt for p in lohelp.read("de", tmp_path, on_bad=report.on_bad)] == ["Eins zwei drei vier."]
+    assert len(report.skipped) == 1

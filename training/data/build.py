@@ -82,6 +82,7 @@ def build(
     teacher_fortunes: bool = False,
     dictionaries: bool = False,
     ding: bool = False,
+    lohelp: bool = False,
     backtranslations: Iterable[Path] = (),
 ) -> dict[str, object]:
     """Build the corpus; ``wheel_files``: downloaded wheels whose catalogs to read (see ``wheels``);
@@ -89,7 +90,8 @@ def build(
 
     General-domain sources, each off unless asked for (``training.data.general``): ``teacher`` (WordNet's
     sentences, its glosses with ``glosses`` and the English fortune cookies with ``teacher_fortunes``, through
-    Apertium), ``dictionaries`` (FreeDict), ``ding`` (the Ding dictionary's German example sentences), and
+    Apertium), ``dictionaries`` (FreeDict), ``ding`` (the Ding dictionary's German example sentences), ``lohelp``
+    (LibreOffice help's paragraphs), and
     ``backtranslations`` (files from ``xlt data backtranslate``). ``everyday_dir``: the hand-written everyday
     dev/test sets (``training.data.everyday``), added to dev and test and kept out of train."""
     if teacher_fortunes and not teacher:
@@ -202,6 +204,10 @@ def build(
         sources.append(source)
     if ding and "de" in lang_set:
         rows, source = general.ding_pairs(on_bad=on_bad)
+        splits["train"].extend(p for p in rows if keep(p))
+        sources.append(source)
+    if lohelp:
+        rows, source = general.lohelp_pairs(lang_set, on_bad=on_bad)
         splits["train"].extend(p for p in rows if keep(p))
         sources.append(source)
     rows, read_sources = general.backtranslation_pairs(backtranslations, on_bad)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from training.data import backtranslate, ding, freedict, monolingual, teacher, wordnet
+from training.data import backtranslate, ding, freedict, lohelp, monolingual, teacher, wordnet
 from training.data.debian import DPKG, installed_versions
 from training.data.generic import OnBad
 from training.data.records import DataError, Pair
@@ -142,6 +142,27 @@ def ding_pairs(path: Path = ding.ROOT, dpkg: Path = DPKG, *, on_bad: OnBad) -> t
         "packages": debian_versions([ding.PACKAGE], dpkg),
         "licence": ding.LICENSE,
         "pairs": len(pairs),
+    }
+    return pairs, source
+
+
+def lohelp_pairs(
+    langs: set[str], root: Path = lohelp.ROOT, dpkg: Path = DPKG, *, on_bad: OnBad
+) -> tuple[list[Pair], dict[str, object]]:
+    """LibreOffice help's English -> X paragraphs (``training.data.lohelp``) for each of ``langs``, with the
+    manifest source."""
+    pairs: list[Pair] = []
+    counts: dict[str, int] = {}
+    for lang in sorted(langs & set(lohelp.FOLDERS)):
+        rows = list(lohelp.read(lang, root, on_bad=on_bad))
+        pairs += rows
+        counts[lang] = len(rows)
+    source: dict[str, object] = {
+        "name": "lohelp",
+        "root": str(root),
+        "packages": debian_versions([lohelp.package(lang) for lang in ("en", *sorted(counts))], dpkg),
+        "licence": lohelp.LICENSE,
+        "pairs": counts,
     }
     return pairs, source
 
