@@ -283,6 +283,9 @@ def plain(value: Any) -> Any:
     return value
 
 
+GOAL_P50, GOAL_JOB = 1.5, 0.8  # issue 29: p50 during a job / idle, and the job's segments/s under load / alone
+
+
 def _median(values: list[float]) -> float | None:
     values = [v for v in values if v == v]  # NaN: a cell without answers
     return round(statistics.median(values), 2) if values else None
@@ -326,14 +329,21 @@ def summary(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
         row["with_requests_over_alone"] = _ratio(
             (row["segments_per_s"] or 0) + (loaded["sentences_per_s"] or 0), jobs[0]["segments_per_s"]
         )
+        # The least the two goals ask of the machine together, in job-alone time: 0.8 of it for the job, and the
+        # requests' sentences at two thirds of their idle rate, each counted as cheap as a segment of a full job
+        # batch (their best case). Over 1, no scheduling meets both goals on this machine at this load.
+        row["both_goals_need"] = _ratio(
+            GOAL_JOB * (jobs[0]["segments_per_s"] or 0) + (idle["sentences_per_s"] or 0) / GOAL_P50,
+            jobs[0]["segments_per_s"],
+        )
         jobs.append(row)
         ratio = _ratio(loaded["p50_ms"], idle["p50_ms"])
         goals.append({"goal": f"p50 at {clients} client(s): during the job / idle", "ratio": ratio,
-                      "target": "<= 1.5", "met": ratio is not None and ratio <= 1.5})  # fmt: skip
+                      "target": f"<= {GOAL_P50}", "met": ratio is not None and ratio <= GOAL_P50})  # fmt: skip
     for row in jobs[1:]:
         ratio = _ratio(row["segments_per_s"], jobs[0]["segments_per_s"])
-        goals.append({"goal": f"job segments/s: {row['phase']} / alone", "ratio": ratio, "target": ">= 0.8",
-                      "met": ratio is not None and ratio >= 0.8})  # fmt: skip
+        goals.append({"goal": f"job segments/s: {row['phase']} / alone", "ratio": ratio, "target": f">= {GOAL_JOB}",
+                      "met": ratio is not None and ratio >= GOAL_JOB})  # fmt: skip
     return {"latency": latency, "job": jobs, "goals": goals}
 
 
@@ -374,15 +384,23 @@ def write_results(
         )
     lines += [
         "",
-        "| job | segments | segments/s | range | requests' sentences/s | (job + requests) / job alone |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| job | segments | segments/s | range | requests' sentences/s | (job + requests) / job alone | both goals "
+        "need |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["job"]:
         low, high = row["range"]
         lines.append(
             f"| {row['phase']} | {row['segments']} | {text(row['segments_per_s'])} | {low:g}-{high:g} | "
-            f"{text(row.get('requests_per_s'))} | {text(row.get('with_requests_over_alone'))} |"
+            f"{text(row.get('requests_per_s'))} | {text(row.get('with_requests_over_alone'))} | "
+            f"{text(row.get('both_goals_need'))} |"
         )
+    lines += [
+        "",
+        f"*both goals need*: the job at {GOAL_JOB} of its alone rate plus the requests at 1/{GOAL_P50} of their idle "
+        "rate, in job-alone time, counting each request's sentence as cheap as a segment of a full job batch (its "
+        "best case). Over 1, no scheduling meets both goals on this machine at that load.",
+    ]
     lines += ["", "| goal | ratio | target | met |", "|---|---:|---|---|"]
     for goal in result["goals"]:
         met = "yes" if goal["met"] else "**no**"

@@ -99,6 +99,9 @@ def test_jobs_benchmark(tiny_models_dir: Path, tmp_path: Path) -> None:
         assert row["requests_per_s"] == loaded["sentences_per_s"] > 0
         total = (row["segments_per_s"] + row["requests_per_s"]) / summary["job"][0]["segments_per_s"]
         assert row["with_requests_over_alone"] == round(total, 3)
+    for row, idle in zip(summary["job"][1:], summary["latency"][::2], strict=True):
+        alone = summary["job"][0]["segments_per_s"]
+        assert row["both_goals_need"] == round((0.8 * alone + idle["sentences_per_s"] / 1.5) / alone, 3)
     assert len(summary["goals"]) == 4 and all(isinstance(g["met"], bool) for g in summary["goals"])
     assert len(written["rounds"]) == 2
     assert (tmp_path / "jobs-smoke.md").read_text().startswith("# Scheduling benchmark")
