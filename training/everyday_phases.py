@@ -67,6 +67,9 @@ PHASES: tuple[EverydayPhase, ...] = (
     EverydayPhase("g0", 529, 2e-4, 100, 0, 0.65, 0.10, eval_every=120, layers=(8, 6)),
     EverydayPhase("g1", 650, 2e-4, 50, 600, 0.55, 0.10, eval_every=200),
     EverydayPhase("g2", 1500, 2e-4, 50, 700, 0.55, 0.10, eval_every=425),
+    # G3: G2 on the wider corpus (English fortunes through the teacher, Ding's German sentences, Portuguese fortunes
+    # back-translated by G2's last weights; the shipped run's were made by G2's engine, its best weights at 1,275).
+    EverydayPhase("g3", 1600, 2e-4, 50, 700, 0.55, 0.10, eval_every=400, wider=True),
 )
 
 
