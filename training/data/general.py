@@ -153,7 +153,7 @@ def lohelp_pairs(
     manifest source."""
     pairs: list[Pair] = []
     counts: dict[str, int] = {}
-    for lang in sorted(langs & set(lohelp.FOLDERS)):
+    for lang in sorted(langs & set(lohelp.FOLDERS) - {"en"}):  # English is the source side of every pair
         rows = list(lohelp.read(lang, root, on_bad=on_bad))
         pairs += rows
         counts[lang] = len(rows)
