@@ -399,7 +399,7 @@ def test_lohelp_aligns_paragraphs_by_help_id_page_by_page(tmp_path: Path) -> Non
     _help_page(tmp_path, "en-US", "scalc/01/filter.html", english)
     _help_page(tmp_path, "de", "scalc/01/filter.html", german)
     _help_page(tmp_path, "en-US", "shared/only-english.html", {"par_id9": "A page nobody has translated yet."})
-    pairs = list(lohelp.read("de", tmp_path))
+    pairs = list(lohelp.read(["de"], tmp_path))
     assert [(p.group, p.src, p.tgt) for p in pairs] == [
         ("lohelp-scalc-01", "LibreOffice saves the current filter settings.", german["par_id1"]),
         ("lohelp-scalc-01", english["hd_id4"], german["hd_id4"]),
@@ -419,7 +419,7 @@ def test_lohelp_an_unreadable_page_names_its_file_or_is_counted(tmp_path: Path) 
     (tmp_path / "de" / "text" / "b.html").write_bytes(b"")
     (tmp_path / "en-US" / "text" / "b.html").write_bytes(b"")
     with pytest.raises(DataError, match=r"b.html: not a readable help page"):
-        list(lohelp.read("de", tmp_path))
+        list(lohelp.read(["de"], tmp_path))
     report = BuildReport()
-    assert [p.tgt for p in lohelp.read("de", tmp_path, on_bad=report.on_bad)] == ["Eins zwei drei vier."]
+    assert [p.tgt for p in lohelp.read(["de"], tmp_path, on_bad=report.on_bad)] == ["Eins zwei drei vier."]
     assert len(report.skipped) == 1

@@ -151,12 +151,10 @@ def lohelp_pairs(
 ) -> tuple[list[Pair], dict[str, object]]:
     """LibreOffice help's English -> X paragraphs (``training.data.lohelp``) for each of ``langs``, with the
     manifest source."""
-    pairs: list[Pair] = []
-    counts: dict[str, int] = {}
-    for lang in sorted(langs & set(lohelp.FOLDERS) - {"en"}):  # English is the source side of every pair
-        rows = list(lohelp.read(lang, root, on_bad=on_bad))
-        pairs += rows
-        counts[lang] = len(rows)
+    targets = sorted(langs & set(lohelp.FOLDERS) - {"en"})  # English is the source side of every pair
+    pairs = list(lohelp.read(targets, root, on_bad=on_bad))
+    found = Counter(p.tgt_lang for p in pairs)
+    counts = {lang: found[lang] for lang in targets}
     source: dict[str, object] = {
         "name": "lohelp",
         "root": str(root),

@@ -15,7 +15,7 @@ with lxml, which reads what browsers read.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import lxml.html
@@ -54,24 +54,31 @@ def paragraphs(page: Path) -> dict[str, str]:
     return found
 
 
-def read(lang: str, root: Path = ROOT, *, on_bad: OnBad = _raise) -> Iterator[Pair]:
-    """English -> ``lang`` pairs of every page both folders hold, paragraph by paragraph, of ``MIN_WORDS`` English
-    words or more; a paragraph left in English in the translation is no pair."""
-    english, other = root / FOLDERS["en"], root / FOLDERS[lang]
-    if not (english / "text").is_dir() or not (other / "text").is_dir():
-        raise DataError(f"no LibreOffice help for en and {lang} under {root} (apt-get install {package(lang)})")
+def read(langs: Sequence[str], root: Path = ROOT, *, on_bad: OnBad = _raise) -> Iterator[Pair]:
+    """English -> X pairs for each of ``langs``, page by page (each English page parsed once), paragraph by
+    paragraph, of ``MIN_WORDS`` English words or more; a paragraph left in English in the translation is no pair."""
+    english = root / FOLDERS["en"]
+    for lang in langs:
+        if not (english / "text").is_dir() or not (root / FOLDERS[lang] / "text").is_dir():
+            raise DataError(f"no LibreOffice help for en and {lang} under {root} (apt-get install {package(lang)})")
     for page in sorted((english / "text").rglob("*.html")):
         relative = page.relative_to(english)
-        translated = other / relative
-        if not translated.is_file():
+        translated = {lang: path for lang in langs if (path := root / FOLDERS[lang] / relative).is_file()}
+        if not translated:
             continue
         try:
-            source, target = paragraphs(page), paragraphs(translated)
+            source = paragraphs(page)
         except DataError as e:
             on_bad(e)
             continue
         group = f"{ORIGIN}-{relative.parent.as_posix().removeprefix('text/').replace('/', '-')}"
-        for help_id, text in source.items():
-            found = target.get(help_id)
-            if found and found != text and len(text.split()) >= MIN_WORDS:
-                yield Pair(ORIGIN, group, "en", lang, text, found)
+        for lang, path in translated.items():
+            try:
+                target = paragraphs(path)
+            except DataError as e:
+                on_bad(e)
+                continue
+            for help_id, text in source.items():
+                found = target.get(help_id)
+                if found and found != text and len(text.split()) >= MIN_WORDS:
+                    yield Pair(ORIGIN, group, "en", lang, text, found)
