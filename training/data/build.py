@@ -193,23 +193,19 @@ def build(
         splits["train"].extend(rows)
         sources.append({"name": path.suffix[1:], "file": str(path), "sha256": _sha256(path), "pairs": len(rows)})
 
-    if teacher:
-        rows, source = general.teacher_pairs(lang_set, glosses=glosses, fortunes=teacher_fortunes, on_bad=on_bad)
+    def add_general(rows: list[Pair], source: dict[str, object]) -> None:
         splits["train"].extend(p for p in rows if keep(p))
         sources.append(source)
+
+    if teacher:
+        add_general(*general.teacher_pairs(lang_set, glosses=glosses, fortunes=teacher_fortunes, on_bad=on_bad))
     if dictionaries:
         examples = [s.text for s in wordnet.read(glosses=False, on_bad=on_bad)]
-        rows, source = general.dictionary_pairs(lang_set, general.everyday_vocabulary(examples), on_bad=on_bad)
-        splits["train"].extend(p for p in rows if keep(p))
-        sources.append(source)
+        add_general(*general.dictionary_pairs(lang_set, general.everyday_vocabulary(examples), on_bad=on_bad))
     if ding and "de" in lang_set:
-        rows, source = general.ding_pairs(on_bad=on_bad)
-        splits["train"].extend(p for p in rows if keep(p))
-        sources.append(source)
+        add_general(*general.ding_pairs(on_bad=on_bad))
     if lohelp:
-        rows, source = general.lohelp_pairs(lang_set, on_bad=on_bad)
-        splits["train"].extend(p for p in rows if keep(p))
-        sources.append(source)
+        add_general(*general.lohelp_pairs(lang_set, on_bad=on_bad))
     rows, read_sources = general.backtranslation_pairs(backtranslations, on_bad)
     splits["train"].extend(p for p in rows if keep(p) and p.tgt_lang in lang_set)
     sources += read_sources
