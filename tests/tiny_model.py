@@ -82,11 +82,14 @@ def build_tiny_model(
     vocab_size: int = 200,
     size: Size = TINY,
     sp_model: Path | None = None,
+    logit_bias: dict[int, float] | None = None,
 ) -> Path:
     """Write a servable engine folder at ``out_dir`` (CTranslate2 int8 + sentencepiece.model + manifest).
 
     ``size`` and ``sp_model`` (a SentencePiece with ``<2en>``, ``<2de>``, ``<2fr>``, ``<ex>``, ``<to>``, ``<sep>``,
-    eos 0, unk 1) make larger random engines for benchmarks: the engine's cost then matches a real model's."""
+    eos 0, unk 1) make larger random engines for benchmarks: the engine's cost then matches a real model's.
+    ``logit_bias`` (piece id -> bias on its output logit) makes the engine favour some pieces, as a trained model
+    favours ``<unk>`` where its vocabulary lacks a character."""
     import torch
     from transformers import MarianConfig, MarianMTModel
 
@@ -122,7 +125,10 @@ def build_tiny_model(
         forced_eos_token_id=0,
     )
     checkpoint = work_dir / "checkpoint"
-    MarianMTModel(config).eval().save_pretrained(checkpoint)
+    model = MarianMTModel(config).eval()
+    for piece, bias in (logit_bias or {}).items():
+        model.final_logits_bias[0, piece] = bias  # the converter carries it into the engine's output layer
+    model.save_pretrained(checkpoint)
     export_marian_tokenizer(sp_path, checkpoint)
     manifest = Manifest(
         name=name,

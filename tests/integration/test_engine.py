@@ -159,13 +159,13 @@ def test_held_back_pieces_never_come_out_for_their_target_only(tiny_models_dir: 
     assert after[0].tokens and not set(after[0].tokens) & set(held)
     assert after[1].tokens == before[1].tokens
     # Decoded through a vocabulary map (a Translator of its own for German only), it is exactly what masking the
-    # pieces with CTranslate2's suppress_sequences gives, scores included.
+    # pieces with CTranslate2's suppress_sequences gives (the unknown piece left out of both), scores included.
     assert set(masked._restricted) == {"de"}  # type: ignore[attr-defined]
     scored = DecodeOptions(beam_size=2, max_length=8, num_hypotheses=2, return_scores=True)
     mapped = masked.translate_batch(sources[:1], ["de"], scored, 1600)[0]
     (reference,) = masked._translator.translate_batch(  # type: ignore[attr-defined]
         sources[:1], target_prefix=[["<2de>"]], beam_size=2, num_hypotheses=2, return_scores=True,
-        max_decoding_length=9, repetition_penalty=1.0, suppress_sequences=[[p] for p in held],
+        max_decoding_length=9, repetition_penalty=1.0, suppress_sequences=[[p] for p in held], disable_unk=True,
     )  # fmt: skip
     assert [mapped.tokens, *(h.tokens for h in mapped.alternatives)] == [h[1:] for h in reference.hypotheses]
     assert mapped.score == pytest.approx(reference.scores[0], abs=1e-4)
@@ -174,3 +174,30 @@ def test_held_back_pieces_never_come_out_for_their_target_only(tiny_models_dir: 
         CTranslate2Engine(folder, manifest.model_copy(update={"decoding": Decoding(suppressed_tokens="gone.json")}))
     with pytest.raises(ValidationError):
         Decoding(suppressed_tokens="../held.json")
+
+
+def test_the_unknown_piece_never_comes_out(tmp_path: Path) -> None:
+    """A model that favours ``<unk>`` (as xlt-base does for characters its vocabulary lacks: " ⁇ " in the text)
+    still answers in real pieces, with and without held-back pieces; CTranslate2 itself would emit it."""
+    import json
+
+    import ctranslate2
+
+    from service.engines.manifest import Decoding
+    from tests.tiny_model import build_tiny_model
+
+    folder = build_tiny_model(tmp_path / "unk", tmp_path / "work", logit_bias={1: 20.0})
+    plain = CTranslate2Engine(folder, Manifest.load(folder), intra_threads=1)
+    sources = [plain.tokenize("The house is small."), plain.tokenize("We see a dog.")]
+    (raw,) = ctranslate2.Translator(str(folder), intra_threads=1).translate_batch(
+        sources[:1], target_prefix=[["<2de>"]], beam_size=2, max_decoding_length=8
+    )
+    assert "<unk>" in raw.hypotheses[0]
+    options = DecodeOptions(beam_size=2, max_length=8, num_hypotheses=2)
+    (folder / "held.json").write_text(json.dumps({"tokens": {"de": ["▁the"]}}), encoding="utf-8")
+    held = Manifest.load(folder).model_copy(update={"decoding": Decoding(suppressed_tokens="held.json")})
+    for engine in (plain, CTranslate2Engine(folder, held, intra_threads=1)):
+        for hyp in engine.translate_batch(sources, ["de", "fr"], options, 1600):
+            for found in (hyp, *hyp.alternatives):
+                assert found.tokens and "<unk>" not in found.tokens and "⁇" not in engine.detokenize(found.tokens)
+        engine.close()
