@@ -4,12 +4,18 @@ Why: tagged back-translation needs a ``<bt>`` piece that the shipped model's voc
 vocabulary would throw away ~26 hours of training. New pieces are appended after the last one; the padding row
 (which Marian also uses as the decoder's start token) moves up by as many rows. The new pieces never appear in
 the model's output: their output bias is set very low, and training never asks the decoder to write them.
+
+Characters the vocabulary lacks are added the same way, but writable (output bias 0): a 16k vocabulary trained with
+SentencePiece's default character coverage has no piece for "¡", "À", "€" or "–", so the model reads them as
+``<unk>`` and can never write them (``unknown_characters`` finds them in a corpus; the next phase trains their rows).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,8 +40,9 @@ def extend_tokenizer(spm_in: Path, spm_out: Path, symbols: Sequence[str]) -> lis
     return added
 
 
-def extend_checkpoint(checkpoint: Path, out: Path, old_size: int, added: int) -> None:
-    """Insert ``added`` rows before the padding row (id ``old_size``) of a tied Marian checkpoint."""
+def extend_checkpoint(checkpoint: Path, out: Path, old_size: int, added: int, output_bias: float = NEVER) -> None:
+    """Insert ``added`` rows before the padding row (id ``old_size``) of a tied Marian checkpoint, with output bias
+    ``output_bias`` (a buffer, never trained: ``NEVER`` keeps a piece out of the output for good)."""
     model = MarianMTModel.from_pretrained(checkpoint).float()
     emb = model.get_input_embeddings().weight.data.clone()
     bias = model.final_logits_bias.data.clone()
@@ -46,7 +53,7 @@ def extend_checkpoint(checkpoint: Path, out: Path, old_size: int, added: int) ->
     new_size = old_size + added + 1
     model.resize_token_embeddings(new_size, mean_resizing=False)
     model.get_input_embeddings().weight.data.copy_(weight)
-    new_bias = torch.cat([bias[:, :old_size], torch.full((1, added), NEVER), bias[:, old_size:]], dim=1)
+    new_bias = torch.cat([bias[:, :old_size], torch.full((1, added), output_bias), bias[:, old_size:]], dim=1)
     model.register_buffer("final_logits_bias", new_bias)
     pad = old_size + added
     for key in ("pad_token_id", "decoder_start_token_id"):
@@ -57,18 +64,45 @@ def extend_checkpoint(checkpoint: Path, out: Path, old_size: int, added: int) ->
     model.save_pretrained(out)
 
 
-def add_symbols(checkpoint: Path, tokenizer: Path, out: Path, symbols: Sequence[str]) -> tuple[list[str], int]:
+def add_symbols(
+    checkpoint: Path, tokenizer: Path, out: Path, symbols: Sequence[str], *, writable: bool = False
+) -> tuple[list[str], int]:
     """``checkpoint`` and ``tokenizer`` with ``symbols`` added, written to ``out``; returns the ones added (none:
-    ``out`` is a copy) and the size of the vocabulary before."""
+    ``out`` is a copy) and the size of the vocabulary before. ``writable``: the decoder may write them."""
     import sentencepiece as spm
 
     old_size = spm.SentencePieceProcessor(model_file=str(tokenizer)).get_piece_size()
     added = extend_tokenizer(tokenizer, out / "sentencepiece.model", symbols)
     if added:
-        extend_checkpoint(checkpoint, out, old_size, len(added))
+        extend_checkpoint(checkpoint, out, old_size, len(added), 0.0 if writable else NEVER)
     else:
         shutil.copytree(checkpoint, out, dirs_exist_ok=True)
     return added, old_size
+
+
+def _wanted(char: str) -> bool:
+    """Latin letters, punctuation and symbols: the characters of our languages' text and of interface strings
+    (not other scripts, IPA modifiers or invisible format characters such as the soft hyphen)."""
+    category = unicodedata.category(char)
+    if category[0] == "L":
+        return unicodedata.name(char, "").startswith("LATIN ")
+    return category[0] in "PS"
+
+
+def unknown_characters(corpus: Path, tokenizer: Path, min_count: int) -> list[str]:
+    """The characters of ``corpus`` (a TSV whose last two columns are the texts) that ``tokenizer`` reads as
+    ``<unk>``, seen ``min_count`` times or more, commonest first."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer))
+    counts: Counter[str] = Counter()
+    with corpus.open(encoding="utf-8") as lines:
+        for line in lines:
+            for text in line.rstrip("\n").split("\t")[-2:]:
+                counts.update(text)
+    return [
+        char for char, n in counts.most_common() if n >= min_count and _wanted(char) and sp.unk_id() in sp.encode(char)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokenizer", type=Path, required=True, help="its sentencepiece.model")
     parser.add_argument("--out", type=Path, required=True, help="folder for the checkpoint and sentencepiece.model")
     parser.add_argument("--symbols", nargs="+", default=["<bt>"])
+    parser.add_argument(
+        "--unknown-from", type=Path, help="instead: the characters of this corpus TSV read as <unk>, writable"
+    )
+    parser.add_argument("--min-count", type=int, default=50, help="with --unknown-from: seen this often or more")
     args = parser.parse_args(argv)
-    added, old_size = add_symbols(args.checkpoint, args.tokenizer, args.out, args.symbols)
+    if args.unknown_from is not None:
+        chars = unknown_characters(args.unknown_from, args.tokenizer, args.min_count)
+        added, old_size = add_symbols(args.checkpoint, args.tokenizer, args.out, chars, writable=True)
+    else:
+        added, old_size = add_symbols(args.checkpoint, args.tokenizer, args.out, args.symbols)
     print(f"added {added} to {old_size} pieces -> {args.out}")
     return 0
 

@@ -49,6 +49,36 @@ def test_bt_is_added_after_the_last_piece_and_the_model_translates_as_before(tmp
     assert spm.SentencePieceProcessor(model_file=str(again / "sentencepiece.model")).get_piece_size() == old + 1
 
 
+def test_characters_the_vocabulary_lacks_are_found_and_added_writable(tmp_path: Path) -> None:
+    """``--unknown-from``: the corpus's Latin letters, punctuation and symbols read as ``<unk>`` (seen often enough;
+    not other scripts, not the soft hyphen) become pieces of their own that the decoder may write."""
+    import sentencepiece as spm
+    from transformers import MarianMTModel
+
+    from tests.tiny_model import build_tiny_model
+    from training.vocab_extend import main, unknown_characters
+
+    build_tiny_model(tmp_path / "engine", tmp_path / "work")
+    sp_in, checkpoint = tmp_path / "work" / "sentencepiece.model", tmp_path / "work" / "checkpoint"
+    corpus = tmp_path / "train.tsv"
+    rows = ["gettext\t1\ten\tes\tThe house & the dog\t¡La casa és ÀÀ!"] * 3 + ["x\t1\ten\tde\tthe\t中\xad ¿"] * 3
+    corpus.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    sp = spm.SentencePieceProcessor(model_file=str(sp_in))
+    assert sp.unk_id() in sp.encode("¡")  # the tiny vocabulary knows only a few letters
+    found = unknown_characters(corpus, sp_in, min_count=3)
+    assert set(found) >= {"&", "¡", "À"} and found[0] == "À" and not set(found) & {"中", "\xad", "t", "h", " "}
+    assert "é" not in unknown_characters(corpus, sp_in, min_count=4)  # seen 3 times: below the count
+
+    out = tmp_path / "chars"
+    argv = ["--checkpoint", str(checkpoint), "--tokenizer", str(sp_in), "--out", str(out)]
+    assert main([*argv, "--unknown-from", str(corpus), "--min-count", "3"]) == 0
+    extended = spm.SentencePieceProcessor(model_file=str(out / "sentencepiece.model"))
+    assert extended.get_piece_size() == sp.get_piece_size() + len(found)
+    assert extended.unk_id() not in extended.encode("¡La casa ÀÀ & the dog!")
+    after = MarianMTModel.from_pretrained(out).eval()
+    assert all(after.final_logits_bias[0, extended.piece_to_id(c)].item() == 0.0 for c in found)
+
+
 def test_a_new_vocabulary_keeps_shared_rows_and_composes_new_ones_from_the_old_segmentation(tmp_path: Path) -> None:
     import sentencepiece as spm
     from transformers import MarianMTModel
