@@ -25,7 +25,7 @@ from training.finetune import finetune
 from training.grow import grow
 from training.pretrain import pretrain
 from training.tokenizer import train_tokenizer
-from training.vocab_extend import add_symbols
+from training.vocab_extend import add_symbols, unknown_characters
 from training.vocab_transfer import transfer
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class EverydayPhase(NamedTuple):
     vocabulary: int = 0  # first move onto a new vocabulary of this size, trained on the corpus (0: keep the last)
     layers: tuple[int, int] | None = None  # first deepen the weights to (encoder, decoder) layers (training.grow)
     wider: bool = False  # train on the wider corpus: English fortunes through the teacher, Ding (wider_corpus)
+    documentation: bool = False  # with wider: that corpus plus LibreOffice help's paragraphs (documentation prose)
+    characters: int = 0  # first add the corpus's characters read as <unk>, seen this often, as writable pieces
 
 
 # E1 and E2 were each stopped once and resumed with the schedule below (the one they ended with). V16 moved E2's
@@ -70,6 +72,9 @@ PHASES: tuple[EverydayPhase, ...] = (
     # G3: G2 on the wider corpus (English fortunes through the teacher, Ding's German sentences, Portuguese fortunes
     # back-translated by G2's last weights; the shipped run's were made by G2's engine, its best weights at 1,275).
     EverydayPhase("g3", 1600, 2e-4, 50, 700, 0.55, 0.10, eval_every=400, wider=True),
+    # G4: G3 with the 48 characters its vocabulary read as <unk> ("¡", "À", "€", "–"...) made pieces of their own,
+    # on the wider corpus plus LibreOffice help, drawn with the Bible and the catalogs (not among GENERAL).
+    EverydayPhase("g4", 1000, 2e-4, 50, 450, 0.55, 0.10, eval_every=350, wider=True, documentation=True, characters=50),
 )
 
 
@@ -115,11 +120,11 @@ def run_phases(
     phases: Iterable[EverydayPhase] = PHASES,
     minutes: float = 10**6,
     train: Callable[..., object] = finetune,
-    wider: Callable[[Path, Path], Path] | None = None,
+    wider: Callable[[Path, Path, bool], Path] | None = None,
 ) -> tuple[Path, Path]:
     """Train ``phases`` in turn from ``start`` (a checkpoint folder holding its ``sentencepiece.model``); returns
     the last phase's run folder and its vocabulary. A phase with ``wider`` trains on ``wider(weights,
-    tokenizer)``, the corpus that the last weights help build (they back-translate part of it)."""
+    tokenizer, documentation)``, the corpus that the last weights help build (they back-translate part of it)."""
     weights, tokenizer = start, start / "sentencepiece.model"
     run = folder
     for phase in phases:
@@ -128,7 +133,14 @@ def run_phases(
         if phase.wider:
             if wider is None:
                 raise ValueError(f"phase {phase.name} trains on the wider corpus: pass wider")
-            data = wider(weights, tokenizer)
+            data = wider(weights, tokenizer, phase.documentation)
+        if phase.characters:
+            extended = folder / f"{phase.name}-chars"
+            if not (extended / "config.json").exists():
+                chars = unknown_characters(data / "train.tsv", tokenizer, phase.characters)
+                added, _ = add_symbols(weights, tokenizer, extended, chars, writable=True)
+                log.info("%s: %d characters made pieces: %s", phase.name, len(added), "".join(added))
+            weights, tokenizer = extended, extended / "sentencepiece.model"
         if phase.vocabulary:
             moved = folder / f"{phase.name}-init"
             if not (moved / "config.json").exists():
@@ -203,10 +215,18 @@ def ablation(
     return out
 
 
-def build_corpus(out: Path, backtranslated: list[Path], wheel_files: Iterable[Path], *, more: bool = False) -> Path:
+def build_corpus(
+    out: Path,
+    backtranslated: list[Path],
+    wheel_files: Iterable[Path],
+    *,
+    more: bool = False,
+    documentation: bool = False,
+) -> Path:
     """The corpus of the wider phases plus every general-domain source and the everyday dev/test sets; with
-    ``more``, the English fortunes through the teacher and Ding's German sentences too (the same dev/test splits
-    either way: these sources go to training only); built once."""
+    ``more``, the English fortunes through the teacher and Ding's German sentences too, with ``documentation``
+    LibreOffice help's paragraphs (the same dev/test splits either way: these sources go to training only); built
+    once."""
     if not (out / "manifest.json").exists():
         build(
             out,
@@ -218,6 +238,7 @@ def build_corpus(out: Path, backtranslated: list[Path], wheel_files: Iterable[Pa
             teacher_fortunes=more,
             dictionaries=True,
             ding=more,
+            lohelp=documentation,
             backtranslations=backtranslated,
         )
     return out
@@ -230,11 +251,13 @@ def wider_corpus(
     folder: Path,
     backtranslated: list[Path],
     wheel_files: Iterable[Path],
+    documentation: bool = False,
 ) -> Path:
     """``build_corpus`` with the English fortunes through the teacher, Ding's English-German sentences, and the
     Portuguese fortunes (``fortunes-br``) back-translated by ``checkpoint``, the last weights before the first phase
-    that needs it: by then the model's pt->en is far better than phase 12's, which made the other back-translations."""
+    that needs it: by then the model's pt->en is far better than phase 12's, which made the other back-translations.
+    With ``documentation``, LibreOffice help's paragraphs too (a corpus folder of its own)."""
     if (out / "manifest.json").exists():
         return out
     extra = backtranslations(checkpoint, tokenizer, folder, ("pt",))
-    return build_corpus(out, [*backtranslated, *extra], wheel_files, more=True)
+    return build_corpus(out, [*backtranslated, *extra], wheel_files, more=True, documentation=documentation)

