@@ -23,6 +23,8 @@ import torch
 from sentencepiece import sentencepiece_model_pb2 as model_pb2
 from transformers import MarianMTModel
 
+from training.data.records import read_pairs
+
 NEVER = -1e4  # output bias of a piece that must not be written
 
 
@@ -90,16 +92,15 @@ def _wanted(char: str) -> bool:
 
 
 def unknown_characters(corpus: Path, tokenizer: Path, min_count: int) -> list[str]:
-    """The characters of ``corpus`` (a TSV whose last two columns are the texts) that ``tokenizer`` reads as
+    """The characters of ``corpus`` (a corpus TSV, as ``xlt data build`` writes it) that ``tokenizer`` reads as
     ``<unk>``, seen ``min_count`` times or more, commonest first."""
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(tokenizer))
     counts: Counter[str] = Counter()
-    with corpus.open(encoding="utf-8") as lines:
-        for line in lines:
-            for text in line.rstrip("\n").split("\t")[-2:]:
-                counts.update(text)
+    for pair in read_pairs(corpus):
+        counts.update(pair.src)
+        counts.update(pair.tgt)
     return [
         char for char, n in counts.most_common() if n >= min_count and _wanted(char) and sp.unk_id() in sp.encode(char)
     ]
