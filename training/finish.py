@@ -34,12 +34,15 @@ def finish(
     tokenizer: Path | None = None,
     earlier: Sequence[Path] = (),
     previous: Path | None = None,
+    name: str | None = None,
 ) -> None:
     """``wider``: the corpus that phases with wheels trained on, named in the card; every figure uses ``data``.
     ``run`` and ``tokenizer``: the fine-tuning run whose best checkpoint ships, and its vocabulary (default
     ``work/finetune`` and ``work/sentencepiece.model``; the general-domain phases end in runs of their own);
     ``earlier``: the runs it continues, for the card; ``previous``: the engine this one replaces (it may be ``out``
-    itself), scored first on the same test sets so that the card can set the two side by side."""
+    itself), scored first on the same test sets so that the card can set the two side by side. ``name``: the model's
+    name in its manifest, the one clients ask for (default: the folder's), so that a candidate built in a folder of
+    its own can be copied to ``models/xlt-base`` and still be served as ``xlt-base``."""
     run = run or work / "finetune"
     tokenizer = tokenizer or work / "sentencepiece.model"
     trained = {(s, t) for s, t in json.loads((run / "directions.json").read_text(encoding="utf-8"))}
@@ -48,7 +51,7 @@ def finish(
     convert_with_parity(
         run / "best",
         out,
-        name=out.name,
+        name=name or out.name,
         tokenizer=tokenizer,
         langs=list(DEFAULT_LANGS),
         directions=run / "directions.json",
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokenizer", type=Path, help="its vocabulary (default: WORK/sentencepiece.model)")
     parser.add_argument("--earlier", type=Path, action="append", default=[], help="a run --run continues (repeat)")
     parser.add_argument("--previous", type=Path, help="the engine this one replaces, for the card's everyday table")
+    parser.add_argument("--name", help="the model's name in its manifest (default: the --out folder's name)")
     parser.add_argument("--max-per-set", type=int, default=200)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer=args.tokenizer,
         earlier=args.earlier,
         previous=args.previous,
+        name=args.name,
     )
     return 0
 
