@@ -146,6 +146,12 @@ def finetune_phases(done: int, limit: int) -> list[Phase]:
     return todo
 
 
+def wider_folder(args: argparse.Namespace, documentation: bool) -> Path:
+    """The folder of the wider corpus a phase trains on: with LibreOffice help (``documentation``) or without; the
+    phases build it, and ``finish`` scores the last phase on it."""
+    return args.data_documentation if documentation else args.data_wider
+
+
 def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
     """Issue 28's phases after the twelfth (``training.everyday_phases``): its data, then its runs, then its
     pretraining ablation; returns the last run folder and its vocabulary. The synthetic round is made by the
@@ -156,7 +162,7 @@ def general_phases(args: argparse.Namespace, sp: Path) -> tuple[Path, Path]:
     everyday_phases.build_corpus(args.data_everyday, backtranslated, wheels)
 
     def wider(weights: Path, tokenizer: Path, documentation: bool) -> Path:
-        out = args.data_documentation if documentation else args.data_wider
+        out = wider_folder(args, documentation)
         return everyday_phases.wider_corpus(out, weights, tokenizer, folder, backtranslated, wheels, documentation)
 
     synthetic = folder / synthetic_set_name(8)
@@ -267,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         # its test split adds the everyday sentences to the same Bible/catalog ones; the card records the sources
         # the last phase trained on
         last = everyday_phases.PHASES[-1]
-        data = args.data_documentation if last.documentation else args.data_wider if last.wider else args.data_everyday
+        data = wider_folder(args, last.documentation) if last.wider else args.data_everyday
         wider = None  # its corpus holds the wheels' catalogs too
         phases = everyday_phases.PHASES[:-1]
         earlier = [args.work / "finetune", *(args.work / "everyday" / phase.name for phase in phases)]
